@@ -81,7 +81,6 @@ class TicketState(StrEnum):
     MERGED = "merged"
     REOPENED = "reopened"
     REJECTED = "rejected"
-    ARBITRATION = "arbitration"
 
 
 class ReturnReason(StrEnum):

@@ -1,0 +1,185 @@
+"""The ``hotline-router`` command (also ``python -m router``). Machine-readable outputs per DESIGN §3."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from config.settings import Settings
+from router.logs import configure_logging
+from router.service import Role
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from router.serve import serve
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(serve(settings, Role(args.role)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from router.demo import run_demo
+
+    settings = _settings()
+    configure_logging(args.log_level or "WARNING", settings.log_format)
+    asyncio.run(run_demo(settings, rate=args.rate, duration_s=args.duration))
+    return 0
+
+
+def classify_lines(lines: Iterable[str], config_dir: Path, out: TextIO) -> int:
+    """``classify FILE.jsonl``: the service's own path (schema → classifier → router), one JSON per line."""
+    from router.domain import build_domain
+    from router.tickets import ticket_text
+    from schemas.v1.intake import INTAKE_ADAPTER
+
+    domain = build_domain(config_dir)
+    failures = 0
+    batch: list[tuple[int, Any]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        results = domain.classifier.classify_many([ticket_text(t) for _, t in batch])
+        for (_, intake), c in zip(batch, results, strict=True):
+            route = domain.router.route(intake.hotline, c)
+            out.write(
+                json.dumps(classification_output(intake.external_id, c, route), ensure_ascii=False) + "\n"
+            )
+        batch.clear()
+
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            batch.append((n, INTAKE_ADAPTER.validate_json(line)))
+        except ValidationError as exc:
+            flush()
+            failures += 1
+            errors = exc.errors(include_url=False, include_input=False)
+            out.write(
+                json.dumps(
+                    {
+                        "line": n,
+                        "error": {
+                            "code": "invalid_ticket",
+                            "message": errors[0]["msg"],
+                            "details": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors],
+                        },
+                    },
+                    ensure_ascii=False,
+                    default=str,
+                )
+                + "\n"
+            )
+            continue
+        if len(batch) >= 512:
+            flush()
+    flush()
+    return 2 if failures else 0
+
+
+def classification_output(external_id: str, c: Any, route: Any) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "type": c.type.value,
+        "domain": c.domain.value,
+        "transport": c.transport.value if c.transport else None,
+        "urgency": c.urgency.value,
+        "area": c.area.code,
+        "confidence": round(c.routing_confidence, 4),
+        "confidences": {k: round(v, 4) for k, v in c.confidence.items()},
+        "explanation": c.explanation,
+        "model_version": c.model_version,
+        "route": {
+            "action": route.action.value,
+            "department": route.department,
+            "to": route.to.value if route.to else None,
+            "rule": route.rule,
+        },
+    }
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    settings = _settings()
+    configure_logging("WARNING", "console")
+    if args.file == "-":
+        return classify_lines(sys.stdin, settings.config_dir, sys.stdout)
+    path = Path(args.file)
+    if not path.exists():
+        print(f"hotline-router classify: no such file: {path}", file=sys.stderr)
+        return 2
+    with path.open(encoding="utf-8") as fh:
+        return classify_lines(fh, settings.config_dir, sys.stdout)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from router.tokens import TokenError, mint
+
+    settings = _settings()
+    try:
+        token = mint(
+            settings.jwt_secret.get_secret_value(),
+            args.role,
+            now=datetime.now(UTC),
+            ttl=timedelta(seconds=args.ttl),
+            subject=args.subject,
+        )
+    except TokenError as exc:
+        print(f"hotline-router token: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline-router", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the service (consumers, timers, HTTP API)")
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.ALL.value)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="the whole loop with simulated hotlines, departments and agents")
+    p.add_argument("--rate", type=float, default=20.0, help="simulated tickets per second (default 20)")
+    p.add_argument(
+        "--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)"
+    )
+    p.add_argument("--log-level", default=None, help="service log level during the demo (default WARNING)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "classify", help="classify and route intake tickets from a JSONL file (or - for stdin)"
+    )
+    p.add_argument("file")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("token", help="mint a development bearer token signed with JWT_SECRET")
+    p.add_argument("--role", required=True, help="supervisor | agent | department:<code>")
+    p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    p.add_argument("--subject", default="dev")
+    p.set_defaults(func=cmd_token)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

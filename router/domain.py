@@ -1,0 +1,90 @@
+"""The pure domain, built once from the operator's configuration (``CONFIG_DIR``): classifier, router,
+SLA policy and working-day calendar. Invalid configuration fails here, at start-up, with a clear error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from config.directory import Directory
+from config.sla import SlaPolicy, load_sla_policy
+from router import deadlines as dl
+from router.calendar import WorkCalendar
+from router.classification import Classifier
+from router.routing import Router
+from router.sla import DeadlineSet
+from schemas.v1.vocab import Hotline, TicketType, Urgency
+
+
+class PolicyDeadlines:
+    """``DeadlineCalculator`` on the operator's SLA policy and the official working-day calendar."""
+
+    def __init__(self, policy: SlaPolicy, calendar: WorkCalendar) -> None:
+        self.policy = policy
+        self.calendar = calendar
+
+    def for_dispatch(
+        self, *, at: datetime, type: TicketType, urgency: Urgency, hotline: Hotline
+    ) -> DeadlineSet:
+        d = dl.compute_deadlines(at, type, urgency, hotline, policy=self.policy, calendar=self.calendar)
+        ret = dl.return_window_end(at, hotline, policy=self.policy, calendar=self.calendar)
+        return DeadlineSet(
+            sign_due=d.sign_due,
+            reply_due=d.reply_due,
+            sign_warn_at=d.sign_warn_at,
+            reply_warn_at=d.reply_warn_at,
+            return_until=ret.due,
+            provisional=d.provisional or ret.provisional,
+            policy_version=d.policy_version,
+            calendar_version=d.calendar_version,
+        )
+
+    def for_triage(self, *, received_at: datetime, hotline: Hotline) -> DeadlineSet:
+        due = dl.dispatch_due(received_at, hotline, policy=self.policy, calendar=self.calendar)
+        return DeadlineSet(
+            sign_due=None,
+            reply_due=None,
+            dispatch_due=due.due,
+            provisional=due.provisional,
+            policy_version=self.policy.version,
+            calendar_version=self.calendar.version,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    classifier: Classifier
+    router: Router
+    deadlines: PolicyDeadlines
+    policy: SlaPolicy
+    calendar: WorkCalendar
+
+    @property
+    def directory(self) -> Directory:
+        return self.router.directory
+
+    @property
+    def max_extension_days(self) -> int:
+        return self.policy.rules_for(None).extension.max_total_working_days
+
+    @property
+    def callback_attempts(self) -> int:
+        return self.policy.rules_for(None).callback.max_attempts
+
+
+def build_domain(
+    config_dir: Path, *, classifier: Classifier | None = None, tz_name: str = "Asia/Shanghai"
+) -> Domain:
+    from router.classify import build_classifier
+
+    router = Router.from_config(config_dir)
+    policy = load_sla_policy(config_dir)
+    calendar = WorkCalendar.from_config(config_dir, tz=tz_name)
+    return Domain(
+        classifier=classifier or build_classifier(config_dir),
+        router=router,
+        deadlines=PolicyDeadlines(policy, calendar),
+        policy=policy,
+        calendar=calendar,
+    )

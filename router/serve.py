@@ -1,0 +1,51 @@
+"""Running the service: the HTTP app and the service behind it until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from aiohttp import web
+
+from config.settings import Settings
+from router.app import create_app
+from router.embedded import mongo_url_or_embedded
+from router.service import Role, Service
+
+log = structlog.get_logger("serve")
+
+
+@asynccontextmanager
+async def running(settings: Settings, role: Role = Role.ALL) -> AsyncIterator[tuple[Service, str]]:
+    """The service and its HTTP endpoint, up for the duration of the block; yields (service, base URL)."""
+    async with mongo_url_or_embedded(settings.mongo_url, settings.data_dir) as mongo_url:
+        service = Service(settings, mongo_url=mongo_url, role=role)
+        app = create_app(settings, service)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()  # starts the service (cleanup context)
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else settings.http_port
+        base = f"http://{settings.http_host}:{port}"
+        log.info("http_listening", url=base, role=role.value)
+        try:
+            yield service, base
+        finally:
+            await runner.cleanup()  # stops consuming, finishes in-flight work, closes
+
+
+async def wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutdown_requested")
+
+
+async def serve(settings: Settings, role: Role) -> None:
+    async with running(settings, role):
+        await wait_for_signal()
