@@ -87,7 +87,9 @@ async def declare_topology(
         names.exchange(Exchange.INTAKE) + ".unrouted", aio_pika.ExchangeType.FANOUT, durable=True
     )
     for ex in Exchange:
-        arguments = {"alternate-exchange": unrouted.name} if ex is Exchange.INTAKE else None
+        arguments: dict[str, Any] | None = (
+            {"alternate-exchange": unrouted.name} if ex is Exchange.INTAKE else None
+        )
         topo.exchanges[ex] = await channel.declare_exchange(
             names.exchange(ex), aio_pika.ExchangeType.TOPIC, durable=True, arguments=arguments
         )

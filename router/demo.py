@@ -191,7 +191,9 @@ async def _publish_stream(
 
 async def _kpis(service: Service) -> dict[str, int]:
     assert service.components is not None
-    rows = service.components.storage.tickets.aggregate([{"$group": {"_id": "$state", "n": {"$sum": 1}}}])
+    rows = await service.components.storage.tickets.aggregate(
+        [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+    )
     return {r["_id"]: r["n"] async for r in rows}
 
 
@@ -229,7 +231,7 @@ async def run_demo(settings: Settings, *, rate: float = 20.0, duration_s: float 
                     f"[{elapsed:6.0f}s] published {published['published']}, stored {total} "
                     f"({total / elapsed:.1f}/s) | "
                     + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-                    + f" | dept dispatches {sum(v for k, v in world.seen.items() if k.startswith('dispatch:'))}"
+                    + f" | dispatches {sum(v for k, v in world.seen.items() if k.startswith('dispatch:'))}"
                     f", callbacks due {world.seen['callback.due']}"
                 )
                 if duration_s is not None and elapsed >= duration_s:

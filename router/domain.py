@@ -4,8 +4,9 @@ SLA policy and working-day calendar. Invalid configuration fails here, at start-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from config.directory import Directory
 from config.sla import SlaPolicy, load_sla_policy
@@ -29,12 +30,16 @@ class PolicyDeadlines:
     ) -> DeadlineSet:
         d = dl.compute_deadlines(at, type, urgency, hotline, policy=self.policy, calendar=self.calendar)
         ret = dl.return_window_end(at, hotline, policy=self.policy, calendar=self.calendar)
+        cal = self.calendar
+        late_after = self.policy.rules_for(hotline).circular_after_working_days
+        circular_at = cal.start_of_day(cal.add_working_days(cal.local_date(d.reply_due), late_after + 1))
         return DeadlineSet(
             sign_due=d.sign_due,
             reply_due=d.reply_due,
             sign_warn_at=d.sign_warn_at,
             reply_warn_at=d.reply_warn_at,
             return_until=ret.due,
+            circular_at=circular_at,
             provisional=d.provisional or ret.provisional,
             policy_version=d.policy_version,
             calendar_version=d.calendar_version,
@@ -46,6 +51,7 @@ class PolicyDeadlines:
             sign_due=None,
             reply_due=None,
             dispatch_due=due.due,
+            dispatch_warn_at=due.warn_at,
             provisional=due.provisional,
             policy_version=self.policy.version,
             calendar_version=self.calendar.version,
@@ -71,6 +77,26 @@ class Domain:
     @property
     def callback_attempts(self) -> int:
         return self.policy.rules_for(None).callback.max_attempts
+
+    def calling_window(self, hotline: Hotline | None = None) -> str:
+        w = self.policy.rules_for(hotline).callback.window
+        return f"{w.start:%H:%M}-{w.end:%H:%M}"
+
+    def call_time(self, ticket: dict[str, Any], now: datetime) -> datetime | None:
+        """When an agent may next call this ticket's citizen (calling window, retry spacing, attempts)."""
+        cb = ticket.get("callback") or {}
+        results = cb.get("results") or []
+        last = results[-1]["at"] if results else None
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        return dl.next_call_time(
+            now,
+            Hotline(ticket["hotline"]),
+            policy=self.policy,
+            calendar=self.calendar,
+            attempts_made=int(cb.get("attempts", 0)),
+            last_attempt_at=last,
+        )
 
 
 def build_domain(

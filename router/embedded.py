@@ -82,7 +82,8 @@ class EmbeddedMongo:
                     f"secantusd-py exited with {self._proc.returncode}; see {self.log_file}"
                 )
             try:
-                with MongoClient(self.url, serverSelectionTimeoutMS=500) as client:
+                client: MongoClient[dict[str, object]] = MongoClient(self.url, serverSelectionTimeoutMS=500)
+                with client:
                     client.admin.command("ping")
                 return
             except PyMongoError:

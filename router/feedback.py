@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router.lifecycle import IllegalTransition
-from router.plans import SYSTEM, TicketPlan, dispatch, emit, event, move, transfer, triage
+from router.events import event
+from router.plans import SYSTEM, DispatchKind, TicketPlan, dispatch, emit, move, transfer, triage
 from router.routing import Router
 from router.sla import DeadlineCalculator
 from router.tickets import classification_with
+from router.timers import callback_timer
 from schemas.v1.feedback import (
     AgentCallback,
     AgentTriage,
@@ -134,22 +136,7 @@ def _replied(plan: TicketPlan, fb: Replied, now: datetime, ctx: FeedbackContext)
         return
     move(plan, S.CALLBACK_PENDING, now=now, reason="待回访")
     doc["callback"] = {"attempts": 0, "results": [], "since": now}
-    plan.timers.append(callback_timer(doc, attempt=1, due=now))
-
-
-def callback_timer(doc: dict[str, Any], *, attempt: int, due: datetime) -> dict[str, Any]:
-    """A durable timer that publishes ``callback.due`` when an agent may call (the scheduler moves it into
-    the calling window)."""
-    return {
-        "_id": f"{doc['_id']}.callback.{doc['attempt']}.{attempt}",
-        "ticket_id": doc["_id"],
-        "kind": "callback.due",
-        "due": due,
-        "state": "pending",
-        "lease_until": due,
-        "guard": {"state": S.CALLBACK_PENDING.value, "attempt": doc["attempt"]},
-        "data": {"attempt": attempt},
-    }
+    plan.timers.append(callback_timer(doc, callback_attempt=1, due=now))
 
 
 def _returned(plan: TicketPlan, fb: Returned, now: datetime, ctx: FeedbackContext) -> None:
@@ -290,11 +277,11 @@ def _triaged(plan: TicketPlan, fb: AgentTriage, now: datetime, ctx: FeedbackCont
     deadlines = ctx.deadlines.for_dispatch(
         at=now, type=TicketType(c["type"]), urgency=Urgency(c["urgency"]), hotline=Hotline(doc["hotline"])
     )
-    kind = (
-        "new"
-        if doc.get("attempt", 0) == 0
-        else ("reopen" if doc["state"] == S.REOPENED.value else "redispatch")
-    )
+    kind: DispatchKind = "redispatch"
+    if doc.get("attempt", 0) == 0:
+        kind = "new"
+    elif doc["state"] == S.REOPENED.value:
+        kind = "reopen"
     dispatch(
         plan,
         fb.department,
@@ -344,7 +331,7 @@ def _callback(plan: TicketPlan, fb: AgentCallback, now: datetime, ctx: FeedbackC
         )
         return
     doc["updated_at"] = now
-    plan.timers.append(callback_timer(doc, attempt=cb["attempts"] + 1, due=now))
+    plan.timers.append(callback_timer(doc, callback_attempt=cb["attempts"] + 1, due=now))
 
 
 def _close(plan: TicketPlan, now: datetime, *, actor: str, reason: str) -> None:

@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from router.classification import Classification
 from router.lifecycle import transition
 from router.messages import InboundMessage, Outcome
-from router.plans import TicketPlan, dispatch, emit, event, move, transfer, triage
+from router.events import event
+from router.plans import TicketPlan, dispatch, emit, move, transfer, triage
 from router.routing import RouteDecision
 from router.sla import DeadlineSet
 from router.tickets import IntakeTicket, new_ticket_doc, ticket_id_for
+from router.timers import triage_timer
 from schemas.v1.intake import INTAKE_ADAPTER
 from schemas.v1.vocab import Hotline, RouteAction, TicketState
 
@@ -109,9 +111,12 @@ def plan_new_ticket(
         assert route.to is not None
         transfer(plan, route.to, reason=route.reason, now=now)
     else:
+        triage(plan, reason=route.reason, rule=route.rule, now=now)
         if deadlines is not None:
             doc["deadlines"] = deadlines.to_doc()
-        triage(plan, reason=route.reason, rule=route.rule, now=now)
+            timer = triage_timer(doc, deadlines)
+            if timer is not None:
+                plan.timers.append(timer)
     return plan
 
 

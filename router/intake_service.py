@@ -22,7 +22,8 @@ import structlog
 
 from router.classification import Classifier
 from router.dedupe import find_merge_target
-from router.intake import Parsed, TicketPlan, parse_intake, plan_merge, plan_new_ticket
+from router.intake import Parsed, parse_intake, plan_merge, plan_new_ticket
+from router.plans import TicketPlan
 from router.lifecycle import OPEN
 from router.messages import Clock, InboundMessage, OutboundMessage, Outcome, Publisher
 from router.metrics import Metrics
@@ -163,6 +164,8 @@ class IntakeService:
         batch_id = uuid.uuid4().hex
         if messages:
             await self._storage.outbox_add(batch_id, messages, now)
+        # timers before tickets: a timer whose ticket was never stored (or is a duplicate) fails its guard
+        await self._storage.add_timers([t for plan in plans for t in plan.timers])
         result = await self._storage.insert_tickets([plan.doc for plan in plans])
         inserted = set(result.inserted)
         to_send: list[OutboundMessage] = [m for m in messages if m.ticket_id in inserted]

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from router.lifecycle import transition
+from router.events import event
 from router.messages import Exchange, OutboundMessage
 from router.sla import DeadlineSet
 from router.tickets import DeadlineValues, dispatch_body, transfer_body
-from schemas.v1.events import Event, EventKind
+from router.timers import sla_timer
 from schemas.v1.vocab import Hotline, TicketState
 
 SYSTEM = "router"
@@ -99,6 +100,9 @@ def dispatch(
     doc["dispatched_at"] = now
     doc["signed_at"] = None
     doc["deadlines"] = deadlines.to_doc()
+    timer = sla_timer(doc, deadlines)
+    if timer is not None:
+        plan.timers.append(timer)
     body = dispatch_body(
         doc,
         department=department,
@@ -143,18 +147,3 @@ def triage(plan: TicketPlan, *, reason: str, rule: str, now: datetime, actor: st
     doc["triage"] = {"rule": rule, "reason": reason, "since": now}
     n = sum(1 for h in doc["history"] if h["to"] == TicketState.TRIAGE.value)
     emit(plan, event(doc, "triage.needed", now=now, message_id=f"{doc['_id']}.triage.{n}", reason=reason))
-
-
-def event(
-    doc: dict[str, Any], kind: EventKind, *, now: datetime, message_id: str, **fields: Any
-) -> OutboundMessage:
-    body = Event(
-        ticket_id=doc["_id"],
-        hotline=doc["hotline"],
-        external_id=doc["external_id"],
-        kind=kind,
-        at=now,
-        department=fields.pop("department", doc.get("department")),
-        **fields,
-    )
-    return OutboundMessage.of(Exchange.EVENTS, kind, message_id, doc["_id"], body)

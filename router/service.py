@@ -34,6 +34,7 @@ from router.intake_service import IntakeOptions, IntakeService
 from router.messages import Clock, Exchange
 from router.metrics import Metrics
 from router.outbox import OutboxRelay
+from router.scheduler import TimerScheduler
 from router.storage import Doc, Storage, connect
 from schemas.v1.vocab import Hotline
 
@@ -55,6 +56,7 @@ class Components:
     intake: IntakeService
     feedback: FeedbackService
     relay: OutboxRelay
+    scheduler: TimerScheduler
 
 
 class Service:
@@ -134,12 +136,22 @@ class Service:
             owner=self.instance,
             grace=timedelta(seconds=s.outbox_grace_s),
         )
-        self.components = Components(storage, publisher, topology, intake, feedback, relay)
+        scheduler = TimerScheduler(
+            storage=storage,
+            publisher=publisher,
+            clock=self.clock,
+            metrics=self.metrics,
+            owner=self.instance,
+            call_time=self.domain.call_time,
+            window=lambda t: self.domain.calling_window(Hotline(t["hotline"]) if t.get("hotline") else None),
+        )
+        self.components = Components(storage, publisher, topology, intake, feedback, relay, scheduler)
 
         if self.role in (Role.ALL, Role.CONSUMERS):
             await self._start_consumers(topology)
         if self.role in (Role.ALL, Role.TIMERS):
             self._tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
+            self._tasks.append(asyncio.create_task(scheduler.run_forever(), name="timer-scheduler"))
         log.info(
             "service_started",
             role=self.role.value,

@@ -24,6 +24,9 @@ class DeadlineSet:
     reply_warn_at: datetime | None = None
     return_until: datetime | None = None
     dispatch_due: datetime | None = None  # for tickets waiting in triage
+    dispatch_warn_at: datetime | None = None
+    #: more than N working days past ``reply_due`` → 通报 (circular)
+    circular_at: datetime | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -33,6 +36,8 @@ class DeadlineSet:
             "reply_warn_at": self.reply_warn_at,
             "return_until": self.return_until,
             "dispatch_due": self.dispatch_due,
+            "dispatch_warn_at": self.dispatch_warn_at,
+            "circular_at": self.circular_at,
             "provisional": self.provisional,
             "policy_version": self.policy_version,
             "calendar_version": self.calendar_version,
