@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from router.lifecycle import IllegalTransition
 from router.events import event
+from router.lifecycle import IllegalTransition
 from router.plans import SYSTEM, DispatchKind, TicketPlan, dispatch, emit, move, transfer, triage
 from router.routing import Router
 from router.sla import DeadlineCalculator
