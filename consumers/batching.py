@@ -104,6 +104,7 @@ class BatchConsumer:
         self._loop_task: asyncio.Task[None] | None = None
         self._consumer_tag: str | None = None
         self.processed = 0
+        self.transient_retries = 0
 
     async def start(self) -> None:
         self._consumer_tag = await self._queue.consume(self._buffer.put, no_ack=False)
@@ -172,6 +173,7 @@ class BatchConsumer:
                 break
             except Exception as exc:
                 if is_transient(exc):
+                    self.transient_retries += 1
                     delay = self._backoff.delay(attempt)
                     log.warning(
                         "batch_transient_failure",

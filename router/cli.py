@@ -145,6 +145,38 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sla_due(args: argparse.Namespace) -> int:
+    from config.sla import load_sla_policy
+    from router.calendar import WorkCalendar
+    from router.deadlines import sla_due_json
+    from schemas.v1.vocab import Hotline, TicketType, Urgency
+
+    settings = _settings()
+    try:
+        received = datetime.fromisoformat(args.received)
+        if received.tzinfo is None:
+            raise ValueError("--received needs a UTC offset, e.g. 2026-02-13T14:00:00+08:00")
+        ticket_type, urgency = TicketType(args.type), Urgency(args.urgency)
+        hotline = Hotline(args.hotline) if args.hotline else None
+    except ValueError as exc:
+        print(f"hotline-router sla due: {exc}", file=sys.stderr)
+        return 2
+    policy = load_sla_policy(settings.config_dir)
+    calendar = WorkCalendar.from_config(settings.config_dir, tz=settings.tz_name)
+    result = sla_due_json(received, ticket_type, urgency, hotline, policy=policy, calendar=calendar)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from router.bench import bench
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    print(asyncio.run(bench(settings, n=args.tickets, runs=args.runs)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline-router", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subject", default="dev")
     p.set_defaults(func=cmd_token)
 
+    p = sub.add_parser("bench", help="pipeline vs bare-consumer throughput and latency (DESIGN §9)")
+    p.add_argument("--tickets", type=int, default=2000, help="tickets per run (default 2000)")
+    p.add_argument("--runs", type=int, default=3, help="runs; the last line gives the medians (default 3)")
+    p.set_defaults(func=cmd_bench)
+
+    sla = sub.add_parser("sla", help="SLA tools").add_subparsers(dest="sla_command", required=True)
+    p = sla.add_parser("due", help="sign-off and reply deadlines of a ticket received at a given time")
+    p.add_argument("--received", required=True, help="ISO 8601 with offset, e.g. 2026-09-30T10:00:00+08:00")
+    p.add_argument("--type", required=True, help="咨询|求助|投诉|举报|建议|表扬")
+    p.add_argument("--urgency", default="一般", help="一般|紧急|特急 (default 一般)")
+    p.add_argument("--hotline", choices=["12328", "12345"], default=None)
+    p.set_defaults(func=cmd_sla_due)
     return parser
 
 

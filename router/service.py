@@ -235,3 +235,7 @@ class Service:
     @property
     def processed(self) -> int:
         return sum(c.processed for c in self._consumers)
+
+    @property
+    def transient_retries(self) -> int:
+        return sum(c.transient_retries for c in self._consumers)
