@@ -177,6 +177,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
+    from router.calendar import WorkCalendar
+    from router.embedded import mongo_url_or_embedded
+    from router.rollup_store import RollupStore
+    from router.storage import Storage, connect
+
+    settings = _settings()
+    calendar = WorkCalendar.from_config(settings.config_dir, tz=settings.tz_name)
+
+    async def run() -> int:
+        async with mongo_url_or_embedded(settings.mongo_url, settings.data_dir) as url:
+            client = connect(url)
+            try:
+                storage = Storage(client[settings.mongo_db])
+                store = RollupStore(storage.rollups)
+                await store.ensure_indexes()
+                return await store.rebuild(
+                    storage.tickets, tz=calendar.tz, work_seconds=calendar.working_seconds_between
+                )
+            finally:
+                await client.close()
+
+    print(json.dumps({"tickets_replayed": asyncio.run(run())}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline-router", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tickets", type=int, default=2000, help="tickets per run (default 2000)")
     p.add_argument("--runs", type=int, default=3, help="runs; the last line gives the medians (default 3)")
     p.set_defaults(func=cmd_bench)
+
+    rollups = sub.add_parser("rollups", help="KPI rollups").add_subparsers(
+        dest="rollups_command", required=True
+    )
+    p = rollups.add_parser(
+        "rebuild", help="recompute kpi_rollups from the tickets (stop the consumers first)"
+    )
+    p.set_defaults(func=cmd_rollups_rebuild)
 
     sla = sub.add_parser("sla", help="SLA tools").add_subparsers(dest="sla_command", required=True)
     p = sla.add_parser("due", help="sign-off and reply deadlines of a ticket received at a given time")

@@ -105,31 +105,33 @@ def _assigned(plan: TicketPlan, department: str) -> None:
 
 def _signed(plan: TicketPlan, fb: Signed, now: datetime) -> None:
     _assigned(plan, fb.department)
-    move(plan, S.SIGNED, now=now, actor=f"department:{fb.department}", reason="签收")
     due = _aware(plan.doc["deadlines"].get("sign_due"))
+    on_time = due is None or fb.at <= due
+    move(
+        plan,
+        S.SIGNED,
+        now=now,
+        actor=f"department:{fb.department}",
+        reason="签收",
+        details={"on_time": on_time},
+    )
     plan.doc["signed_at"] = fb.at
-    plan.doc["signed_on_time"] = due is None or fb.at <= due
+    plan.doc["signed_on_time"] = on_time
 
 
 def _replied(plan: TicketPlan, fb: Replied, now: datetime, ctx: FeedbackContext) -> None:
     _assigned(plan, fb.department)
     doc = plan.doc
-    if doc["state"] == S.DISPATCHED.value:  # replying implies having signed
-        doc["signed_at"] = fb.at
-        due = _aware(doc["deadlines"].get("sign_due"))
-        doc["signed_on_time"] = due is None or fb.at <= due
-    move(
-        plan,
-        S.REPLIED,
-        now=now,
-        actor=f"department:{fb.department}",
-        reason="办结答复",
-        details={"resolved": fb.resolved},
-    )
     reply_due = _aware(doc["deadlines"].get("reply_due"))
+    details: dict[str, Any] = {"resolved": fb.resolved, "on_time": reply_due is None or fb.at <= reply_due}
+    if doc["state"] == S.DISPATCHED.value:  # replying implies having signed
+        sign_due = _aware(doc["deadlines"].get("sign_due"))
+        doc["signed_at"] = fb.at
+        doc["signed_on_time"] = details["signed_on_time"] = sign_due is None or fb.at <= sign_due
+    move(plan, S.REPLIED, now=now, actor=f"department:{fb.department}", reason="办结答复", details=details)
     doc["replied_at"] = fb.at
     doc["reply"] = {"result": fb.result, "resolved": fb.resolved, "at": fb.at, "department": fb.department}
-    doc["replied_on_time"] = reply_due is None or fb.at <= reply_due
+    doc["replied_on_time"] = details["on_time"]
     phone = (doc.get("caller") or {}).get("phone")
     if not phone:
         _close(plan, now, actor=SYSTEM, reason="无来电号码，无法回访，办结即结案")

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from pymongo.errors import PyMongoError
 
 from router.classification import Classifier
 from router.dedupe import find_merge_target
@@ -27,6 +28,8 @@ from router.plans import TicketPlan
 from router.lifecycle import OPEN
 from router.messages import Clock, InboundMessage, OutboundMessage, Outcome, Publisher
 from router.metrics import Metrics
+from router.rollup_store import RollupStore
+from router.rollups import RollupInc, WorkSeconds, merge_incs, rollup_changes
 from router.routing import Router
 from router.sla import DeadlineCalculator
 from router.storage import Storage
@@ -57,6 +60,7 @@ class IntakeService:
         clock: Clock,
         tz: Any,
         metrics: Metrics,
+        work_seconds: WorkSeconds,
         options: IntakeOptions = IntakeOptions(),
     ) -> None:
         self._storage = storage
@@ -68,6 +72,8 @@ class IntakeService:
         self._tz = tz
         self._metrics = metrics
         self._options = options
+        self._rollups = RollupStore(storage.rollups)
+        self._work_seconds = work_seconds
 
     async def handle(self, batch: Sequence[InboundMessage]) -> list[Outcome]:
         now = self._clock.now()
@@ -159,6 +165,14 @@ class IntakeService:
             found.setdefault(doc["caller_key"], []).append(doc)
         return found
 
+    async def _count(self, incs: list[RollupInc]) -> None:
+        """KPI rollups are derived data: a failure is logged, never fails the batch (``rollups rebuild``
+        repairs them); failing would not help either, the redelivery is a duplicate and counts nothing."""
+        try:
+            await self._rollups.apply(merge_incs(incs))
+        except PyMongoError as exc:
+            log.warning("rollup_apply_failed", error=repr(exc))
+
     async def _store_and_publish(self, plans: list[TicketPlan], now: datetime) -> set[str]:
         messages = [m for plan in plans for m in plan.messages]
         batch_id = uuid.uuid4().hex
@@ -168,6 +182,14 @@ class IntakeService:
         await self._storage.add_timers([t for plan in plans for t in plan.timers])
         result = await self._storage.insert_tickets([plan.doc for plan in plans])
         inserted = set(result.inserted)
+        await self._count(
+            [
+                i
+                for p in plans
+                if p.doc["_id"] in inserted
+                for i in rollup_changes(None, p.doc, tz=self._tz, work_seconds=self._work_seconds)
+            ]
+        )
         to_send: list[OutboundMessage] = [m for m in messages if m.ticket_id in inserted]
         if messages:
             try:

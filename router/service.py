@@ -34,6 +34,7 @@ from router.intake_service import IntakeOptions, IntakeService
 from router.messages import Clock, Exchange
 from router.metrics import Metrics
 from router.outbox import OutboxRelay
+from router.rollup_store import RollupStore
 from router.scheduler import TimerScheduler
 from router.storage import Doc, Storage, connect
 from schemas.v1.vocab import Hotline
@@ -97,6 +98,7 @@ class Service:
         self._mongo = connect(self.mongo_url)
         storage = Storage(self._mongo[s.mongo_db])
         await storage.ensure_indexes()
+        await RollupStore(storage.rollups).ensure_indexes()
         self._connection = await aio_pika.connect_robust(
             s.amqp_url,
             client_properties={"connection_name": f"hotline-router:{self.role.value}:{self.instance}"},
@@ -118,6 +120,7 @@ class Service:
             clock=self.clock,
             tz=self.tz,
             metrics=self.metrics,
+            work_seconds=self.domain.calendar.working_seconds_between,
             options=IntakeOptions(max_body_bytes=s.max_body_bytes),
         )
         feedback = FeedbackService(
