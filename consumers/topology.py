@@ -37,8 +37,8 @@ class Names:
     def queue(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    def intake_queue(self, hotline: Hotline) -> str:
-        return self.queue(f"router.intake.{hotline.value}")
+    def intake_queue(self, hotline: Hotline | str) -> str:
+        return self.queue(f"router.intake.{Hotline(hotline).value}")
 
     @property
     def intake_unrouted(self) -> str:
@@ -55,8 +55,8 @@ class Names:
     def department_queue(self, code: str) -> str:
         return self.queue(f"dept.{code}")
 
-    def transfer_queue(self, hotline: Hotline) -> str:
-        return self.queue(f"hotline.transfer.{hotline.value}")
+    def transfer_queue(self, hotline: Hotline | str) -> str:
+        return self.queue(f"hotline.transfer.{Hotline(hotline).value}")
 
 
 @dataclass

@@ -24,14 +24,8 @@ async def ticket_count(service: Service, **filt: object) -> int:
 
 async def drain_departments(peer: Peer, service: Service, expect: int) -> list[Received]:
     """Read every department queue until ``expect`` dispatches arrived in total."""
-    got: list[Received] = []
-    codes = service.domain.directory.codes()
-    for code in codes:
-        got += await peer.drain(peer.names.department_queue(code), timeout=0.3, quiet=0.05)
-    if len(got) < expect:  # a straggler still being published: one more pass
-        for code in codes:
-            got += await peer.drain(peer.names.department_queue(code), timeout=0.3, quiet=0.05)
-    return got
+    queues = [peer.names.department_queue(c) for c in service.domain.directory.codes()]
+    return await peer.drain_all(queues, expect=expect)
 
 
 async def test_both_hotlines_routed_exactly_once_and_duplicates_ignored(
@@ -74,7 +68,7 @@ async def test_both_hotlines_routed_exactly_once_and_duplicates_ignored(
 
     transfers = []
     for h in ("12328", "12345"):
-        transfers += await peer.drain(peer.names.transfer_queue(h), timeout=1, quiet=0.2)  # type: ignore[arg-type]
+        transfers += await peer.drain(peer.names.transfer_queue(h), timeout=1, quiet=0.2)
     assert len(transfers) == states["transferred"]
     triage = await peer.drain(peer.names.queue("agent.triage"), expect=states["triage"], timeout=5)
     assert len(triage) == states["triage"]
@@ -106,7 +100,7 @@ async def test_transfer_both_ways(service: Service, peer: Peer) -> None:
     }
     await peer.intake(to_12345)
     await peer.intake(transport_on_12345)
-    transfers = await peer.drain(peer.names.transfer_queue("12345"), expect=1, timeout=20)  # type: ignore[arg-type]
+    transfers = await peer.drain(peer.names.transfer_queue("12345"), expect=1, timeout=20)
     assert len(transfers) == 1
     body = transfers[0].json
     assert body["to"] == "12345" and body["hotline"] == "12328" and body["external_id"] == "X-1"
@@ -147,7 +141,7 @@ async def test_poison_messages_go_to_dead_letter_queue_with_reason(service: Serv
     missing = next(d for d in dead if d.headers["x-error-reason"] == "schema_violation" and b"P-2" in d.body)
     assert "content" in missing.headers["x-error-detail"]
     assert await ticket_count(service) == 0
-    assert await peer.queue_depth(peer.names.intake_queue("12345")) == 0  # type: ignore[arg-type]
+    assert await peer.queue_depth(peer.names.intake_queue("12345")) == 0
 
 
 async def test_low_confidence_goes_to_triage_then_agent_decides(service: Service, peer: Peer) -> None:

@@ -92,13 +92,12 @@ async def test_restart_mid_stream_loses_nothing(settings: Settings, domain: Doma
         assert second.components is not None
         docs = [d async for d in second.components.storage.tickets.find({}, {"state": 1, "department": 1})]
         dispatched = Counter(d["department"] for d in docs if d["state"] == "dispatched")
-        got = []
-        for code in domain.directory.codes():
-            got += await peer.drain(peer.names.department_queue(code), timeout=0.3, quiet=0.05)
+        got = await peer.drain_all([peer.names.department_queue(c) for c in domain.directory.codes()],
+                                   expect=sum(dispatched.values()))
         ids = Counter(m.message_id for m in got)
         assert sum(dispatched.values()) == len(ids), "every dispatched ticket reached its department"
         assert Counter(m.routing_key.removeprefix("dept.") for m in got if ids[m.message_id]) >= dispatched
-        assert await peer.queue_depth(peer.names.intake_queue("12345")) == 0  # type: ignore[arg-type]
+        assert await peer.queue_depth(peer.names.intake_queue("12345")) == 0
         assert await peer.queue_depth(peer.names.dead_queue) == 0
     finally:
         await second.stop()
@@ -122,11 +121,10 @@ async def test_abrupt_connection_loss_redelivers_without_double_effect(
     await again.start()
     try:
         await wait_until(lambda: _count(again, 200), timeout=90, what="all 200 tickets stored")
-        got = []
-        for code in domain.directory.codes():
-            got += await peer.drain(peer.names.department_queue(code), timeout=0.3, quiet=0.05)
         assert again.components is not None
         n_dispatched = await again.components.storage.tickets.count_documents({"state": "dispatched"})
+        got = await peer.drain_all([peer.names.department_queue(c) for c in domain.directory.codes()],
+                                   expect=n_dispatched)
         assert len({m.message_id for m in got}) == n_dispatched, "duplicates only ever share a message_id"
     finally:
         await again.stop()

@@ -1,0 +1,216 @@
+"""The statistical text model for the first-level domain: TF-IDF features + a linear classifier.
+
+Only plain data is persisted: a compressed ``.npz`` of numeric and fixed-width-string arrays
+(loaded with ``allow_pickle=False``, so no code can ride along) and a ``.json`` of metadata next to
+it. Inference is done here with numpy/scipy from those arrays, so the running service does not need
+to unpickle any scikit-learn object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+FORMAT = "hotline-router/text-model/v1"
+_DIGITS = re.compile(r"\d")
+_SPACE = re.compile(r"\s+")
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class ModelFileError(ValueError):
+    """The model file is missing, unreadable or not a model this code can use."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def model_text_normalised(text: str) -> str:
+    """:func:`model_text` for text already NFKC-normalised and lower-cased."""
+    return _DIGITS.sub("0", _SPACE.sub("", text))
+
+
+def model_text(text: str) -> str:
+    """What the model sees: NFKC, lower case, no whitespace, every digit as ``0``.
+
+    Digits carry no topic (house numbers, plates, dates) and would only spread weight thin.
+    """
+    return _DIGITS.sub("0", _SPACE.sub("", unicodedata.normalize("NFKC", text).lower()))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMeta:
+    version: str
+    classes: tuple[str, ...]
+    ngram_min: int
+    ngram_max: int
+    temperature: float
+    trained_at: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "classes": list(self.classes),
+            "ngram_min": self.ngram_min,
+            "ngram_max": self.ngram_max,
+            "temperature": self.temperature,
+            "trained_at": self.trained_at,
+            "metrics": self.metrics,
+            "params": self.params,
+        }
+
+
+class TextModel:
+    """Char n-gram TF-IDF (sublinear tf, l2) → linear scores → softmax with a fitted temperature."""
+
+    def __init__(
+        self,
+        meta: ModelMeta,
+        terms: Sequence[str],
+        idf: FloatArray,
+        coef: FloatArray,
+        intercept: FloatArray,
+    ) -> None:
+        n_classes, n_features = coef.shape
+        if len(terms) != n_features or idf.shape != (n_features,) or intercept.shape != (n_classes,):
+            raise ValueError("model arrays do not agree in shape")
+        if len(meta.classes) != n_classes:
+            raise ValueError("model classes do not match the coefficient matrix")
+        self.meta = meta
+        self.terms = list(terms)
+        self.idf = idf.astype(np.float32)
+        self.coef = np.ascontiguousarray(coef, dtype=np.float32)
+        self.coef_t = np.ascontiguousarray(self.coef.T)
+        self.intercept = intercept.astype(np.float32)
+        self._vocab = {t: i for i, t in enumerate(self.terms)}
+        self._ngrams = range(meta.ngram_min, meta.ngram_max + 1)
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.meta.classes
+
+    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF rows for already-normalised texts (see :func:`model_text`)."""
+        get = self._vocab.get
+        ids: list[int] = []
+        indptr = [0]
+        for text in texts:
+            for n in self._ngrams:
+                ids.extend(
+                    i for i in map(get, [text[k : k + n] for k in range(len(text) - n + 1)]) if i is not None
+                )
+            indptr.append(len(ids))
+        rows = np.repeat(np.arange(len(texts), dtype=np.int32), np.diff(indptr))
+        x = sp.csr_matrix(
+            (np.ones(len(ids), dtype=np.float32), (rows, np.asarray(ids, dtype=np.int32))),
+            shape=(len(texts), len(self.terms)),
+        )
+        x.sum_duplicates()
+        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
+        sq = np.asarray(x.multiply(x).sum(axis=1)).ravel()
+        norms = np.sqrt(sq, dtype=np.float64)
+        norms[norms == 0] = 1.0
+        scale = np.repeat((1.0 / norms).astype(np.float32), np.diff(x.indptr))
+        x.data *= scale
+        return x
+
+    def decision(self, x: sp.csr_matrix) -> FloatArray:
+        return np.asarray(x @ self.coef_t, dtype=np.float32) + self.intercept
+
+    def log_proba(self, scores: FloatArray, temperature: float = 1.0) -> FloatArray:
+        """Calibrated log-probabilities from linear scores (softmax at the fitted temperature)."""
+        z = scores / np.float32(self.meta.temperature * temperature)
+        z = z - z.max(axis=1, keepdims=True)
+        out: FloatArray = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return out
+
+    def top_terms(self, x: sp.csr_matrix, row: int, class_index: int, k: int = 3) -> list[str]:
+        """The n-grams that pushed this row most towards ``class_index`` (for the explanation)."""
+        start, end = x.indptr[row], x.indptr[row + 1]
+        idx = x.indices[start:end]
+        contrib = x.data[start:end] * self.coef[class_index, idx]
+        order = np.argsort(-contrib)
+        picked: list[str] = []
+        for j in order:
+            if contrib[j] <= 0 or len(picked) >= k:
+                break
+            term = self.terms[idx[j]]
+            if len(term) < 2 or any(term in p or p in term for p in picked):
+                continue
+            picked.append(term)
+        return picked
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def save(self, path: Path) -> Path:
+        """Write ``<path>.npz`` and ``<path>.json``; returns the ``.npz`` path."""
+        npz = path.with_suffix(".npz")
+        npz.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            npz,
+            terms=np.array(self.terms, dtype=np.str_),
+            idf=self.idf.astype(np.float32),
+            coef=self.coef.astype(np.float16),
+            coef_scale=np.array([1.0], dtype=np.float32),
+            intercept=self.intercept.astype(np.float32),
+        )
+        npz.with_suffix(".json").write_text(
+            json.dumps(self.meta.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        return npz
+
+    @classmethod
+    def load(cls, npz: Path) -> TextModel:
+        """Load a model saved by :meth:`save`. Never unpickles: plain arrays and JSON only."""
+        meta_path = npz.with_suffix(".json")
+        try:
+            raw = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(meta_path, f"cannot read model metadata: {exc}") from exc
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise ModelFileError(meta_path, f"not a {FORMAT} metadata file")
+        try:
+            meta = ModelMeta(
+                version=str(raw["version"]),
+                classes=tuple(str(c) for c in raw["classes"]),
+                ngram_min=int(raw["ngram_min"]),
+                ngram_max=int(raw["ngram_max"]),
+                temperature=float(raw["temperature"]),
+                trained_at=str(raw.get("trained_at", "")),
+                metrics=dict(raw.get("metrics", {})),
+                params=dict(raw.get("params", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(meta_path, f"bad model metadata: {exc}") from exc
+        try:
+            with np.load(npz, allow_pickle=False) as z:
+                terms = z["terms"]
+                idf = z["idf"]
+                coef = z["coef"].astype(np.float32) * z["coef_scale"].astype(np.float32)
+                intercept = z["intercept"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelFileError(npz, f"cannot read model arrays: {exc}") from exc
+        if terms.dtype.kind != "U":
+            raise ModelFileError(npz, "terms must be a unicode array")
+        try:
+            return cls(meta, terms.tolist(), idf, coef, intercept)
+        except ValueError as exc:
+            raise ModelFileError(npz, str(exc)) from exc

@@ -1,0 +1,370 @@
+"""Build and score the domain model (``hotline-router train`` / ``evaluate``).
+
+``train`` reads the shared training files (never the holdout), validates on a stratified split of
+them, fits the softmax temperature on out-of-fold scores, refits on everything and writes a
+versioned plain-data model file. ``evaluate`` and ``evaluate_holdout`` score the holdout file
+through ``Classifier.classify_many`` — the same path the service uses.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.svm import LinearSVC
+
+from router.classification import Classifier, TicketText
+from router.classify.model import ModelMeta, TextModel, model_text
+from schemas.v1.vocab import Domain, Hotline
+
+TRAIN_FILE = "gov_messages_train.csv"
+TOKENS_FILE = "gov_messages_tokens_train.csv"
+HOLDOUT_FILE = "gov_messages_holdout.csv"
+MODEL_DOMAINS = tuple(d.value for d in Domain if d is not Domain.OTHER)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledExample:
+    """A labelled text from outside the shared files: a department's 职能不符 return, a supervisor's
+    re-dispatch, an agent's triage decision. ``domain`` 其他 is not learnt (the model has no such class)."""
+
+    text: str
+    domain: Domain
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrainParams:
+    ngram_min: int = 1
+    ngram_max: int = 3
+    min_df: int = 2
+    c: float = 0.5
+    #: also learn each message's title on its own: titles are short, like hotline tickets
+    title_examples: bool = True
+    validation_size: float = 0.15
+    seed: int = 0
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_training_texts(data_dir: Path, params: TrainParams) -> tuple[list[str], list[str], list[bool]]:
+    """(texts, labels, is_full_text) from the two training files; never reads the holdout."""
+    texts: list[str] = []
+    labels: list[str] = []
+    full: list[bool] = []
+    for r in _read_csv(data_dir / TRAIN_FILE):
+        texts.append(r["text"])
+        labels.append(r["label"])
+        full.append(True)
+        if params.title_examples and r.get("title", "").strip():
+            texts.append(r["title"])
+            labels.append(r["label"])
+            full.append(False)
+    for r in _read_csv(data_dir / TOKENS_FILE):
+        texts.append(r["tokens"])  # jieba tokens, space separated: model_text drops the spaces
+        labels.append(r["label"])
+        full.append(False)
+    return texts, labels, full
+
+
+# -- reports ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    name: str
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_class_f1: dict[str, float]
+    labels: list[str]
+    confusion: list[list[int]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "n": self.n,
+            "accuracy": round(self.accuracy, 4),
+            "macro_f1": round(self.macro_f1, 4),
+            "per_class_f1": {k: round(v, 4) for k, v in self.per_class_f1.items()},
+            "labels": self.labels,
+            "confusion": self.confusion,
+            **self.extra,
+        }
+
+    def format(self) -> str:
+        lines = [
+            f"{self.name}: n={self.n}  accuracy={self.accuracy:.4f}  macro-F1={self.macro_f1:.4f}",
+            "",
+            "per-class F1:",
+        ]
+        lines += [f"  {k:<10} {v:.4f}" for k, v in self.per_class_f1.items()]
+        lines += ["", "confusion (rows = truth, columns = predicted):"]
+        short = [lbl[:2] for lbl in self.labels]
+        lines.append("  " + " " * 8 + "".join(f"{s:>6}" for s in short))
+        for lbl, row in zip(short, self.confusion, strict=True):
+            lines.append(f"  {lbl:<8}" + "".join(f"{v:>8}" for v in row))
+        for k, v in self.extra.items():
+            lines.append(f"{k}: {v}")
+        return "\n".join(lines)
+
+
+def score(
+    name: str, gold: Sequence[str], pred: Sequence[str], extra: dict[str, Any] | None = None
+) -> EvalReport:
+    labels: list[str] = [str(d.value) for d in Domain if d.value in set(gold) | set(pred)]
+    f1s = f1_score(gold, pred, labels=labels, average=None, zero_division=0)
+    gold_labels = [lbl for lbl in labels if lbl in set(gold)]
+    return EvalReport(
+        name=name,
+        n=len(gold),
+        accuracy=float(accuracy_score(gold, pred)),
+        macro_f1=float(f1_score(gold, pred, labels=gold_labels, average="macro", zero_division=0)),
+        per_class_f1={lbl: float(f) for lbl, f in zip(labels, f1s, strict=True)},
+        labels=labels,
+        confusion=confusion_matrix(gold, pred, labels=labels).tolist(),
+        extra=extra or {},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrainReport:
+    version: str
+    model_file: Path
+    n_train: int
+    n_features: int
+    temperature: float
+    validation: EvalReport
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "model_file": str(self.model_file),
+            "n_train": self.n_train,
+            "n_features": self.n_features,
+            "temperature": round(self.temperature, 4),
+            "validation": self.validation.to_dict(),
+            "seconds": round(self.seconds, 1),
+        }
+
+    def format(self) -> str:
+        return "\n".join(
+            [
+                f"model {self.version} → {self.model_file}",
+                f"trained on {self.n_train} texts, {self.n_features} features, "
+                f"temperature {self.temperature:.3f}, {self.seconds:.0f} s",
+                "",
+                self.validation.format(),
+            ]
+        )
+
+
+# -- fitting ------------------------------------------------------------------------------------------
+
+
+def _fit(texts: Any, labels: Any, weights: Any, params: TrainParams) -> tuple[TfidfVectorizer, LinearSVC]:
+    vec = TfidfVectorizer(
+        analyzer="char",
+        ngram_range=(params.ngram_min, params.ngram_max),
+        lowercase=False,
+        sublinear_tf=True,
+        min_df=params.min_df,
+        dtype=np.float32,
+    )
+    x = vec.fit_transform([model_text(t) for t in texts])
+    clf = LinearSVC(C=params.c, random_state=params.seed)
+    clf.fit(x, list(labels), sample_weight=np.asarray(weights, dtype=np.float64))
+    return vec, clf
+
+
+def _to_model(vec: TfidfVectorizer, clf: LinearSVC, meta: ModelMeta) -> TextModel:
+    vocab: dict[str, int] = vec.vocabulary_
+    terms = [""] * len(vocab)
+    for t, i in vocab.items():
+        terms[i] = t
+    classes = [str(c) for c in clf.classes_]
+    order = [classes.index(c) for c in meta.classes]
+    return TextModel(
+        meta,
+        terms,
+        np.asarray(vec.idf_, dtype=np.float32),
+        np.asarray(clf.coef_, dtype=np.float32)[order],
+        np.asarray(clf.intercept_, dtype=np.float32)[order],
+    )
+
+
+def _fit_temperature(scores: np.ndarray[Any, Any], gold_idx: np.ndarray[Any, Any]) -> float:
+    """The softmax temperature minimising the negative log-likelihood of out-of-fold scores."""
+
+    def nll(log_t: float) -> float:
+        z = scores / math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        return float(np.mean(lse - z[np.arange(len(z)), gold_idx]))
+
+    res = minimize_scalar(nll, bounds=(math.log(0.01), math.log(10.0)), method="bounded")
+    return math.exp(float(res.x))
+
+
+def train(
+    data_dir: Path,
+    out_dir: Path,
+    extra: Sequence[LabelledExample] = (),
+    params: TrainParams | None = None,
+) -> TrainReport:
+    """Train the domain model on the shared training files plus ``extra``; write it to ``out_dir``."""
+    p = params or TrainParams()
+    started = time.perf_counter()
+    texts, labels, full = load_training_texts(data_dir, p)
+    weights = [1.0] * len(texts)
+    for ex in extra:
+        if ex.domain is Domain.OTHER:
+            continue
+        texts.append(ex.text)
+        labels.append(ex.domain.value)
+        full.append(True)
+        weights.append(ex.weight)
+    y = np.array(labels)
+    w = np.array(weights)
+    tx = np.array(texts, dtype=object)
+
+    # validation: a stratified share of the full messages; their title rows stay out of training too
+    full_idx = np.flatnonzero(full)
+    _, val_idx = train_test_split(
+        full_idx, test_size=p.validation_size, stratify=y[full_idx], random_state=p.seed
+    )
+    val_set = set(val_idx.tolist())
+    val_texts = {texts[i] for i in val_idx}
+    fit_idx = np.array([i for i in range(len(texts)) if i not in val_set and texts[i] not in val_texts])
+    fit_idx = _drop_titles_of(fit_idx, val_idx, texts)
+    vec, clf = _fit(tx[fit_idx], y[fit_idx], w[fit_idx], p)
+    val_pred = clf.predict(vec.transform([model_text(t) for t in tx[val_idx]]))
+    validation = score("validation split", y[val_idx].tolist(), [str(v) for v in val_pred])
+
+    # temperature: out-of-fold scores on the full messages
+    skf = StratifiedKFold(n_splits=5, shuffle=True, random_state=p.seed)
+    oof_scores = np.zeros((len(full_idx), len(MODEL_DOMAINS)))
+    gold = np.array([MODEL_DOMAINS.index(lbl) for lbl in y[full_idx]])
+    for _tr_pos, te_pos in skf.split(full_idx, y[full_idx]):
+        te = full_idx[te_pos]
+        tr = np.setdiff1d(np.arange(len(texts)), te)
+        tr = _drop_titles_of(tr, te, texts)
+        v, c = _fit(tx[tr], y[tr], w[tr], p)
+        order = [list(c.classes_).index(d) for d in MODEL_DOMAINS]
+        oof_scores[te_pos] = c.decision_function(v.transform([model_text(t) for t in tx[te]]))[:, order]
+    temperature = _fit_temperature(oof_scores, gold)
+    oof_pred = [MODEL_DOMAINS[i] for i in oof_scores.argmax(axis=1)]
+    cv = score("5-fold out-of-fold (full messages)", y[full_idx].tolist(), oof_pred)
+
+    vec, clf = _fit(tx, y, w, p)
+    trained_at = datetime.now(UTC)
+    digest = hashlib.sha1(
+        json.dumps([texts, labels, weights, repr(p)], ensure_ascii=False).encode()
+    ).hexdigest()[:8]
+    version = f"domain-v1-{trained_at:%Y%m%d}-{digest}"
+    meta = ModelMeta(
+        version=version,
+        classes=MODEL_DOMAINS,
+        ngram_min=p.ngram_min,
+        ngram_max=p.ngram_max,
+        temperature=temperature,
+        trained_at=trained_at.isoformat(timespec="seconds"),
+        metrics={"validation": validation.to_dict(), "cv": cv.to_dict()},
+        params={**asdict(p), "n_train": len(texts), "n_extra": len(extra)},
+    )
+    model = _to_model(vec, clf, meta)
+    path = model.save(out_dir / version)
+    return TrainReport(
+        version=version,
+        model_file=path,
+        n_train=len(texts),
+        n_features=len(model.terms),
+        temperature=temperature,
+        validation=EvalReport(
+            validation.name,
+            validation.n,
+            validation.accuracy,
+            validation.macro_f1,
+            validation.per_class_f1,
+            validation.labels,
+            validation.confusion,
+            {"cv_accuracy": round(cv.accuracy, 4), "cv_macro_f1": round(cv.macro_f1, 4)},
+        ),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _drop_titles_of(
+    idx: np.ndarray[Any, Any], held: np.ndarray[Any, Any], texts: Sequence[str]
+) -> np.ndarray[Any, Any]:
+    """Keep title-only rows of held-out messages out of training (a title is a prefix of its text)."""
+    held_texts = [texts[i] for i in held]
+    held_prefixes = {t[:12] for t in held_texts}
+    return np.array([i for i in idx if not (len(texts[i]) < 80 and texts[i][:12] in held_prefixes)])
+
+
+# -- evaluation through the service path -------------------------------------------------------------
+
+
+def holdout_tickets(data_dir: Path) -> tuple[list[TicketText], list[str]]:
+    rows = _read_csv(data_dir / HOLDOUT_FILE)
+    tickets = [TicketText(hotline=Hotline.H12345, content=r["text"]) for r in rows]
+    return tickets, [r["label"] for r in rows]
+
+
+def evaluate_holdout(classifier: Classifier, data_dir: Path) -> EvalReport:
+    """Score the holdout file through ``classifier.classify_many`` (exactly the service's path)."""
+    tickets, gold = holdout_tickets(data_dir)
+    results = classifier.classify_many(tickets)
+    pred = [c.domain.value for c in results]
+    transport_ok = sum(
+        (g == Domain.TRANSPORT) == (p == Domain.TRANSPORT) for g, p in zip(gold, pred, strict=True)
+    )
+    return score(
+        f"holdout ({classifier.version})",
+        gold,
+        pred,
+        {
+            "transport_vs_not_accuracy": round(transport_ok / len(gold), 4),
+            "predicted_other": pred.count(Domain.OTHER.value),
+        },
+    )
+
+
+def evaluate(data_dir: Path, model_dir: Path, config_dir: Path | None = None) -> EvalReport:
+    """Load the newest model in ``model_dir`` with the lexicon of ``config_dir`` and score the holdout."""
+    from router.classify import build_classifier_with_model, latest_model_file
+
+    model_file = latest_model_file(model_dir)
+    classifier = build_classifier_with_model(config_dir, model_file)
+    return evaluate_holdout(classifier, data_dir)
+
+
+def bench_classify(classifier: Classifier, n: int = 5000, batch: int = 200) -> float:
+    """Tickets per second through ``classify_many`` on synthetic 50–300-character hotline tickets."""
+    from router.classify.samples import synthetic_tickets
+
+    tickets = synthetic_tickets(n)
+    classifier.classify_many(tickets[:batch])  # warm-up
+    started = time.perf_counter()
+    for i in range(0, n, batch):
+        classifier.classify_many(tickets[i : i + batch])
+    return n / (time.perf_counter() - started)

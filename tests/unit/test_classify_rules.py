@@ -1,0 +1,148 @@
+"""The operator's lexicon: rules fire on the words they list, and an added keyword takes effect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config.classifier import (
+    ClassifierConfigError,
+    load_classifier_config,
+    normalise_text,
+    parse_classifier_config,
+)
+from config.settings import PACKAGED_CONFIG_DIR
+from router.classification import TicketText
+from router.classify.combine import decide_transport, decide_type, decide_urgency
+from router.classify.rules import Lexicon, RuleSet
+from schemas.v1.vocab import Hotline, TicketType, Urgency
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((PACKAGED_CONFIG_DIR / "classifier.yaml").read_text("utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon(load_classifier_config(PACKAGED_CONFIG_DIR))
+
+
+def _ticket(text: str, **kw: Any) -> TicketText:
+    return TicketText(hotline=Hotline.H12328, content=text, **kw)
+
+
+def test_refusing_passengers_is_a_taxi_complaint(lexicon: Lexicon) -> None:
+    config = load_classifier_config(PACKAGED_CONFIG_DIR)
+    text = "乘客反映鲁A12345出租车司机拒载，要求处理"
+    hits = lexicon.match(normalise_text(text))
+    assert decide_transport(hits, config).label == "出租汽车"
+    assert decide_type(_ticket(text), hits, config).label == TicketType.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("来电人情绪激动，扬言要跳楼", {Urgency.CRITICAL}),
+        ("小区楼道起火了，浓烟很大", {Urgency.CRITICAL}),
+        ("电梯故障，有老人被困在里面", {Urgency.URGENT, Urgency.CRITICAL}),
+        ("高速上两车追尾，车辆停在行车道", {Urgency.URGENT, Urgency.CRITICAL}),
+        ("咨询ETC怎么办理", {Urgency.NORMAL}),
+    ],
+)
+def test_urgency_rules(lexicon: Lexicon, text: str, expected: set[Urgency]) -> None:
+    config = load_classifier_config(PACKAGED_CONFIG_DIR)
+    hits = lexicon.match(normalise_text(text))
+    assert decide_urgency(_ticket(text), hits, config).label in {u.value for u in expected}
+
+
+def test_urgent_words_override_the_agents_tick(lexicon: Lexicon) -> None:
+    config = load_classifier_config(PACKAGED_CONFIG_DIR)
+    text = "农民工讨薪，扬言不给钱就从楼顶跳下去"
+    hits = lexicon.match(normalise_text(text))
+    d = decide_urgency(_ticket(text, reported_urgency=Urgency.NORMAL), hits, config)
+    assert d.label == Urgency.CRITICAL
+    assert "扬言" in d.explanation
+
+
+def test_agents_tick_counts_when_the_text_says_nothing(lexicon: Lexicon) -> None:
+    config = load_classifier_config(PACKAGED_CONFIG_DIR)
+    text = "反映小区门口道路积水"
+    hits = lexicon.match(normalise_text(text))
+    assert decide_urgency(_ticket(text, reported_urgency=Urgency.URGENT), hits, config).label == "紧急"
+    assert decide_type(_ticket(text, reported_type=TicketType.HELP), hits, config).label == "求助"
+
+
+def test_keywords_ignore_case_and_width(lexicon: Lexicon) -> None:
+    for text in ("ETC重复扣费", "etc重复扣费", "ＥＴＣ重复扣费"):
+        hits = lexicon.match(normalise_text(text))
+        assert [h.label for h in hits.transport] == ["高速公路"]
+
+
+def test_unless_blocks_a_rule(lexicon: Lexicon) -> None:
+    assert not lexicon.match(normalise_text("经济高速发展")).transport
+
+
+def test_rule_reports_the_words_that_fired() -> None:
+    config = parse_classifier_config(
+        {
+            "model": {"file": "x.npz"},
+            "transport": [{"name": "bus", "label": "公交", "keywords": ["公交"], "regex": ["[0-9]+路车"]}],
+        },
+        Path("inline"),
+    )
+    (hit,) = RuleSet(config.transport).match("12路车和公交")
+    assert hit.words == ("公交", "12路车")
+    assert hit.describe() == "bus: 公交, 12路车"
+
+
+def test_operator_adds_a_keyword_without_code_changes(raw: dict[str, Any], tmp_path: Path) -> None:
+    text = "反映摆渡车司机乱收费"
+    config = load_classifier_config(PACKAGED_CONFIG_DIR)
+    assert decide_transport(Lexicon(config).match(normalise_text(text)), config).label != "水路港航"
+
+    edited = dict(raw)
+    edited["transport"] = [
+        {**r, "keywords": [*r["keywords"], "摆渡车"]} if r["name"] == "waterway" else r
+        for r in raw["transport"]
+    ]
+    (tmp_path / "classifier.yaml").write_text(yaml.safe_dump(edited, allow_unicode=True), "utf-8")
+    config = load_classifier_config(tmp_path)
+    assert decide_transport(Lexicon(config).match(normalise_text(text)), config).label == "水路港航"
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"transport": [{"name": "x", "label": "飞机", "keywords": ["飞机"]}]}, "not one of"),
+        ({"type": [{"name": "x", "label": "投诉", "regex": ["(unclosed"]}]}, "does not compile"),
+        ({"urgency": [{"name": "x", "label": "紧急"}]}, "neither keywords nor regex"),
+        ({"thresholds": {"triage": 1.5}}, "thresholds.triage"),
+        (
+            {
+                "type": [
+                    {"name": "a", "label": "投诉", "keywords": ["a"]},
+                    {"name": "a", "label": "投诉", "keywords": ["b"]},
+                ]
+            },
+            "used twice",
+        ),
+    ],
+)
+def test_bad_config_is_rejected_with_a_clear_message(
+    raw: dict[str, Any], tmp_path: Path, patch: dict[str, Any], message: str
+) -> None:
+    (tmp_path / "classifier.yaml").write_text(yaml.safe_dump({**raw, **patch}, allow_unicode=True), "utf-8")
+    with pytest.raises(ClassifierConfigError) as err:
+        load_classifier_config(tmp_path)
+    assert message in str(err.value)
+    assert "classifier.yaml" in str(err.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ClassifierConfigError, match="cannot read"):
+        load_classifier_config(tmp_path)
