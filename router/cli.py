@@ -203,6 +203,50 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_DATA_DIR = Path("../shared/data")
+
+
+async def stored_labels(settings: Settings) -> list[Any]:
+    """Human labels recorded by the service (triage decisions with a corrected domain) for ``train``."""
+    from router.classify.training import LabelledExample
+    from router.storage import Storage, connect
+    from schemas.v1.vocab import Domain
+
+    assert settings.mongo_url is not None
+    client = connect(settings.mongo_url)
+    try:
+        storage = Storage(client[settings.mongo_db])
+        examples = []
+        async for label in storage.labels.find({"source": "triage", "domain": {"$ne": None}}):
+            text = f"{label['title']}。{label['content']}" if label.get("title") else label["content"]
+            examples.append(LabelledExample(text=text, domain=Domain(label["domain"])))
+        return examples
+    finally:
+        await client.close()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from router.classify.training import train
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    extra = asyncio.run(stored_labels(settings)) if settings.mongo_url and not args.no_labels else []
+    report = train(Path(args.data_dir), Path(args.out), extra)
+    print(report.format())
+    print(f"labels from the database: {len(extra)}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from router.classify.training import evaluate
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    model_dir = Path(args.model_dir) if args.model_dir else settings.config_dir.parent / "models"
+    print(evaluate(Path(args.data_dir), model_dir, settings.config_dir).format())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline-router", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +274,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     p.add_argument("--subject", default="dev")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("train", help="train the domain model on the labelled data plus stored human labels")
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="labelled CSVs (default ../shared/data)")
+    p.add_argument("--out", default="config/models", help="where the versioned model file is written")
+    p.add_argument("--no-labels", action="store_true", help="ignore the labels stored in MONGO_URL")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate", help="accuracy, macro-F1, per-class F1, confusion matrix on the held-out file"
+    )
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    p.add_argument("--model-dir", default=None, help="default: the newest model next to CONFIG_DIR")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="pipeline vs bare-consumer throughput and latency (DESIGN §9)")
     p.add_argument("--tickets", type=int, default=2000, help="tickets per run (default 2000)")
