@@ -1,7 +1,8 @@
 """Classifier settings and the operator-editable lexicon (DESIGN §5), read from ``classifier.yaml``.
 
 The YAML is data the operator edits: keywords, regular expressions and weights for the ticket type,
-urgency, transport sub-domain and first-level domain, the triage threshold and the model file. This
+urgency, transport sub-domain and first-level domain, the fusion settings and the model file. The
+triage threshold lives in ``routing.yaml`` (``triage_threshold``), not here. This
 module only validates it; ``router.classify`` turns it into a classifier. A bad file fails with a
 :class:`ClassifierConfigError` that names the file, the field and what was wrong.
 """
@@ -97,8 +98,6 @@ class ModelSettings(_Strict):
 
 
 class Thresholds(_Strict):
-    #: ``Classification.routing_confidence`` below this → human triage instead of dispatch
-    triage: float = Field(default=0.6, ge=0, le=1)
     #: probability the model gives the domain 其他 (it has no training data) before rules
     other_prior: float = Field(default=0.04, gt=0, lt=1)
     #: model probabilities below this are raised to it before the rules are added
@@ -122,8 +121,17 @@ class Defaults(_Strict):
     transport_fields_bonus: float = Field(default=1.5, ge=0, le=20)
     #: cap on the total rule bonus one domain can get (keeps one long list of hits from shouting)
     max_domain_bonus: float = Field(default=6.0, gt=0, le=50)
-    #: domain rule bonuses count fully up to this many characters, beyond that × (rule_length/length)²
+    #: cap on the total bonus transport rules give the domain 交通运输 (log-odds, before damping)
+    max_transport_bonus: float = Field(default=5.0, gt=0, le=50)
+    #: domain rule bonuses count fully up to this many characters, beyond that
+    #: × (rule_length/length)^rule_power (long texts give the model enough to go on)
     rule_length: int = Field(default=150, ge=1)
+    rule_power: float = Field(default=3.0, ge=0, le=10)
+    #: the model alone decides the domain of a text at least ``model_gate_length`` characters long
+    #: when its calibrated top probability is at least ``model_gate_proba`` (message-board length:
+    #: the model is better than the lexicon there); shorter or less certain texts are fused
+    model_gate_length: int = Field(default=120, ge=1)
+    model_gate_proba: float = Field(default=0.4, gt=0, le=1.01)
 
 
 class ClassifierConfig(_Strict):

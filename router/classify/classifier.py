@@ -46,11 +46,6 @@ class HotlineClassifier:
     def version(self) -> str:
         return self.model.version
 
-    @property
-    def triage_threshold(self) -> float:
-        """Below this ``routing_confidence`` a ticket goes to human triage (from classifier.yaml)."""
-        return self.config.thresholds.triage
-
     def _words(self, x: sp.csr_matrix, row: int, label: str) -> list[str]:
         return self.model.top_terms(x, row, self._classes.index(label))
 

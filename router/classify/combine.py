@@ -65,6 +65,17 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
 ) -> FieldDecision:
     """First-level domain from the model's log-probabilities and the domain/transport rules."""
     d = config.defaults
+    top = max(model_log_proba, key=lambda k: model_log_proba[k])
+    p_top = math.exp(model_log_proba[top])
+    long_text = text_length >= d.model_gate_length
+    # a 12328 call or a ticket with transport fields is always fused: that is where the model, trained
+    # on message-board texts, is weakest (hotline vocabulary) and a missed transport ticket costs most
+    hotline_bonus = bool(d.hotline_domain_bonus.get(ticket.hotline))
+    if long_text and p_top >= d.model_gate_proba and not hotline_bonus and not _has_transport_fields(ticket):
+        # message-board length and a confident model: the lexicon would only add noise
+        words = list(model_words(top))
+        why = f"model {p_top:.2f}" + (f"; words: {', '.join(words)}" if words else "")
+        return FieldDecision(top, p_top, f"domain {top} ({why}; long text, model decides) → {p_top:.2f}")
     bonus: dict[str, float] = {}
     reasons: dict[str, list[str]] = {}
     for h in hits.domain:
@@ -82,15 +93,15 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
         bonus[_TRANSPORT] = bonus.get(_TRANSPORT, 0.0) + d.transport_fields_bonus
         reasons.setdefault(_TRANSPORT, []).append("12328 transport fields")
 
-    cap = d.max_domain_bonus
     # long texts give the model plenty to go on and match many words by accident: damp the rules
-    damp = min(1.0, d.rule_length / max(1, text_length)) ** 2
+    damp = min(1.0, d.rule_length / max(1, text_length)) ** d.rule_power
     # the model is calibrated on long message-board texts; on short tickets it can be sure for the
     # wrong reasons (street names like 18路), so no domain starts below the floor the rules can lift
     floor = math.log(config.thresholds.min_model_proba)
     scores = {k: max(floor, v) for k, v in model_log_proba.items()}
     scores[_OTHER] = math.log(config.thresholds.other_prior)
     for k, b in bonus.items():
+        cap = d.max_transport_bonus if k == _TRANSPORT else d.max_domain_bonus
         scores[k] = scores.get(k, math.log(config.thresholds.other_prior)) + damp * max(-cap, min(cap, b))
     probs = softmax(scores)
     order = _DOMAINS

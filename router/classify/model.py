@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ _DIGITS = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")
 
 FloatArray = npt.NDArray[np.float32]
+T = TypeVar("T")
 
 
 class ModelFileError(ValueError):
@@ -49,6 +51,44 @@ def model_text(text: str) -> str:
     return _DIGITS.sub("0", _SPACE.sub("", unicodedata.normalize("NFKC", text).lower()))
 
 
+def word_prefixes(words: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """First two characters of every word → the lengths of the words starting with them, longest
+    first (for :func:`segment`)."""
+    lengths: dict[str, set[int]] = {}
+    for w in words:
+        if len(w) >= 2:
+            lengths.setdefault(w[:2], set()).add(len(w))
+    return {p: tuple(sorted(ls, reverse=True)) for p, ls in lengths.items()}
+
+
+def segment(text: str, vocab: Mapping[str, T], prefixes: Mapping[str, tuple[int, ...]]) -> list[T]:
+    """Forward maximum matching of ``text`` against the model's word list: the vocab entries of the
+    longest known word at each position, left to right; characters in no word are skipped.
+
+    Much faster than jieba (one dict probe per position when no word starts there) and the same at
+    training and at inference, which matters more than linguistic accuracy.
+    """
+    out: list[T] = []
+    i = 0
+    n = len(text)
+    get = vocab.get
+    pget = prefixes.get
+    while i < n - 1:
+        lengths = pget(text[i : i + 2])
+        if lengths is None:
+            i += 1
+            continue
+        for k in lengths:
+            v = get(text[i : i + k])
+            if v is not None:
+                out.append(v)
+                i += k
+                break
+        else:
+            i += 1
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class ModelMeta:
     version: str
@@ -57,6 +97,8 @@ class ModelMeta:
     ngram_max: int
     temperature: float
     trained_at: str
+    #: weight of the word block (0 = characters only); words are matched by :func:`segment`
+    word_weight: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -68,6 +110,7 @@ class ModelMeta:
             "ngram_min": self.ngram_min,
             "ngram_max": self.ngram_max,
             "temperature": self.temperature,
+            "word_weight": self.word_weight,
             "trained_at": self.trained_at,
             "metrics": self.metrics,
             "params": self.params,
@@ -75,7 +118,8 @@ class ModelMeta:
 
 
 class TextModel:
-    """Char n-gram TF-IDF (sublinear tf, l2) → linear scores → softmax with a fitted temperature."""
+    """Char n-gram TF-IDF (sublinear tf, l2) ⊕ word TF-IDF (sublinear tf, l2, × ``word_weight``)
+    → linear scores → softmax with a fitted temperature."""
 
     def __init__(
         self,
@@ -84,15 +128,29 @@ class TextModel:
         idf: FloatArray,
         coef: FloatArray,
         intercept: FloatArray,
+        *,
+        words: Sequence[str] = (),
+        word_idf: FloatArray | None = None,
     ) -> None:
         n_classes, n_features = coef.shape
-        if len(terms) != n_features or idf.shape != (n_features,) or intercept.shape != (n_classes,):
+        w_idf = np.zeros(0, dtype=np.float32) if word_idf is None else word_idf
+        if (
+            len(terms) + len(words) != n_features
+            or idf.shape != (len(terms),)
+            or w_idf.shape != (len(words),)
+            or intercept.shape != (n_classes,)
+        ):
             raise ValueError("model arrays do not agree in shape")
         if len(meta.classes) != n_classes:
             raise ValueError("model classes do not match the coefficient matrix")
         self.meta = meta
         self.terms = list(terms)
         self.idf = idf.astype(np.float32)
+        self.words = list(words)
+        self.word_idf = w_idf.astype(np.float32)
+        self._word_vocab = {w: i for i, w in enumerate(self.words)}
+        self._word_prefixes = word_prefixes(self.words)
+        self._all_terms = self.terms + self.words
         self.coef = np.ascontiguousarray(coef, dtype=np.float32)
         self.coef_t = np.ascontiguousarray(self.coef.T)
         self.intercept = intercept.astype(np.float32)
@@ -109,26 +167,56 @@ class TextModel:
 
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows for already-normalised texts (see :func:`model_text`)."""
-        get = self._vocab.get
+        x = self._char_features(texts)
+        if not self.words:
+            return x
+        xw = self._word_features(texts)
+        return sp.hstack([x, xw], format="csr", dtype=np.float32)
+
+    def _word_features(self, texts: Sequence[str]) -> sp.csr_matrix:
         ids: list[int] = []
         indptr = [0]
         for text in texts:
-            for n in self._ngrams:
-                ids.extend(
-                    i for i in map(get, [text[k : k + n] for k in range(len(text) - n + 1)]) if i is not None
-                )
+            ids.extend(segment(text, self._word_vocab, self._word_prefixes))
             indptr.append(len(ids))
-        rows = np.repeat(np.arange(len(texts), dtype=np.int32), np.diff(indptr))
+        return self._tfidf(ids, indptr, len(texts), self.word_idf, self.meta.word_weight)
+
+    def _char_features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        get = self._vocab.get
+        ngrams = self._ngrams
+        ids: list[int] = []
+        for text in texts:
+            ids.extend(
+                map(get, [text[k : k + n] for n in ngrams for k in range(len(text) - n + 1)], repeat(-1))
+            )
+            ids.append(-2)  # end of row
+        # unknown n-grams are -1, row ends -2: filter in numpy rather than per n-gram in Python
+        arr = np.asarray(ids, dtype=np.int64)
+        ends = np.flatnonzero(arr == -2)
+        keep = arr >= 0
+        indptr = np.concatenate(([0], np.cumsum(keep)[ends]))
+        return self._tfidf(arr[keep], indptr, len(texts), self.idf, 1.0)
+
+    @staticmethod
+    def _tfidf(
+        ids: Sequence[int] | npt.NDArray[np.int64],
+        indptr: Sequence[int] | npt.NDArray[np.int64],
+        n_rows: int,
+        idf: FloatArray,
+        weight: float,
+    ) -> sp.csr_matrix:
+        """Sublinear tf × idf, each row l2-normalised and then scaled by ``weight``."""
+        rows = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(indptr))
         x = sp.csr_matrix(
             (np.ones(len(ids), dtype=np.float32), (rows, np.asarray(ids, dtype=np.int32))),
-            shape=(len(texts), len(self.terms)),
+            shape=(n_rows, len(idf)),
         )
         x.sum_duplicates()
-        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
+        x.data = (1.0 + np.log(x.data)) * idf[x.indices]
         sq = np.asarray(x.multiply(x).sum(axis=1)).ravel()
         norms = np.sqrt(sq, dtype=np.float64)
         norms[norms == 0] = 1.0
-        scale = np.repeat((1.0 / norms).astype(np.float32), np.diff(x.indptr))
+        scale = np.repeat((weight / norms).astype(np.float32), np.diff(x.indptr))
         x.data *= scale
         return x
 
@@ -152,7 +240,7 @@ class TextModel:
         for j in order:
             if contrib[j] <= 0 or len(picked) >= k:
                 break
-            term = self.terms[idx[j]]
+            term = self._all_terms[idx[j]]
             if len(term) < 2 or any(term in p or p in term for p in picked):
                 continue
             picked.append(term)
@@ -171,6 +259,8 @@ class TextModel:
             coef=self.coef.astype(np.float16),
             coef_scale=np.array([1.0], dtype=np.float32),
             intercept=self.intercept.astype(np.float32),
+            words=np.array(self.words, dtype=np.str_),
+            word_idf=self.word_idf.astype(np.float32),
         )
         npz.with_suffix(".json").write_text(
             json.dumps(self.meta.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -194,6 +284,7 @@ class TextModel:
                 ngram_min=int(raw["ngram_min"]),
                 ngram_max=int(raw["ngram_max"]),
                 temperature=float(raw["temperature"]),
+                word_weight=float(raw.get("word_weight", 0.0)),
                 trained_at=str(raw.get("trained_at", "")),
                 metrics=dict(raw.get("metrics", {})),
                 params=dict(raw.get("params", {})),
@@ -206,11 +297,13 @@ class TextModel:
                 idf = z["idf"]
                 coef = z["coef"].astype(np.float32) * z["coef_scale"].astype(np.float32)
                 intercept = z["intercept"]
+                words = z["words"] if "words" in z.files else np.zeros(0, dtype=np.str_)
+                word_idf = z["word_idf"] if "word_idf" in z.files else np.zeros(0, dtype=np.float32)
         except (OSError, KeyError, ValueError) as exc:
             raise ModelFileError(npz, f"cannot read model arrays: {exc}") from exc
-        if terms.dtype.kind != "U":
-            raise ModelFileError(npz, "terms must be a unicode array")
+        if terms.dtype.kind != "U" or (len(words) and words.dtype.kind != "U"):
+            raise ModelFileError(npz, "terms and words must be unicode arrays")
         try:
-            return cls(meta, terms.tolist(), idf, coef, intercept)
+            return cls(meta, terms.tolist(), idf, coef, intercept, words=words.tolist(), word_idf=word_idf)
         except ValueError as exc:
             raise ModelFileError(npz, str(exc)) from exc

@@ -12,7 +12,9 @@ import csv
 import hashlib
 import json
 import math
+import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
@@ -27,7 +30,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.svm import LinearSVC
 
 from router.classification import Classifier, TicketText
-from router.classify.model import ModelMeta, TextModel, model_text
+from router.classify.augment import synthetic_tickets
+from router.classify.model import ModelMeta, TextModel, model_text, segment, word_prefixes
 from schemas.v1.vocab import Domain, Hotline
 
 TRAIN_FILE = "gov_messages_train.csv"
@@ -51,9 +55,21 @@ class TrainParams:
     ngram_min: int = 1
     ngram_max: int = 3
     min_df: int = 2
-    c: float = 0.5
+    c: float = 1.0
+    #: weight of the word block (0 = characters only). Words: jieba (HMM off) on the training texts,
+    #: the tokens file's own tokens; 2–6 characters, in ≥ ``min_df`` texts; the model then matches
+    #: them by forward maximum matching (:func:`router.classify.model.segment`), here and at inference
+    word_weight: float = 0.7
+    #: also learn every lexicon keyword (transport rules with domain_weight ≥ 3, domain hints except
+    #: 其他) as a one-word example of its domain: the board messages rarely use hotline words
+    #: (拒载, ETC, 网约车), so without them the model is weak on short phone-call tickets
+    keyword_examples: bool = True
     #: also learn each message's title on its own: titles are short, like hotline tickets
     title_examples: bool = True
+    #: synthetic short hotline tickets per domain built from the lexicon keywords
+    #: (:mod:`router.classify.augment`; 交通运输 gets twice as many), at ``synthetic_weight``
+    synthetic_per_domain: int = 300
+    synthetic_weight: float = 0.3
     validation_size: float = 0.15
     seed: int = 0
 
@@ -63,8 +79,11 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def load_training_texts(data_dir: Path, params: TrainParams) -> tuple[list[str], list[str], list[bool]]:
-    """(texts, labels, is_full_text) from the two training files; never reads the holdout."""
+def load_training_texts(
+    data_dir: Path, params: TrainParams
+) -> tuple[list[str], list[str], list[bool], list[float]]:
+    """(texts, labels, is_full_text, weights) from the two training files (+ lexicon-derived
+    examples); never reads the holdout."""
     texts: list[str] = []
     labels: list[str] = []
     full: list[bool] = []
@@ -80,7 +99,41 @@ def load_training_texts(data_dir: Path, params: TrainParams) -> tuple[list[str],
         texts.append(r["tokens"])  # jieba tokens, space separated: model_text drops the spaces
         labels.append(r["label"])
         full.append(False)
-    return texts, labels, full
+    if params.keyword_examples:
+        for word, label in lexicon_examples():
+            texts.append(word)
+            labels.append(label)
+            full.append(False)
+    weights = [1.0] * len(texts)
+    if params.synthetic_per_domain:
+        by_domain: dict[str, list[str]] = {}
+        for word, label in lexicon_examples():
+            by_domain.setdefault(label, []).append(word)
+        n = params.synthetic_per_domain
+        per = {d: 2 * n if d == Domain.TRANSPORT.value else n for d in by_domain}
+        for text, label in synthetic_tickets(by_domain, per, seed=params.seed):
+            texts.append(text)
+            labels.append(label)
+            full.append(False)
+            weights.append(params.synthetic_weight)
+    return texts, labels, full, weights
+
+
+def lexicon_examples(config_dir: Path | None = None) -> list[tuple[str, str]]:
+    """(keyword, domain) pairs from the operator's lexicon, used as one-word training examples."""
+    from config.classifier import load_classifier_config
+    from config.settings import PACKAGED_CONFIG_DIR
+
+    config = load_classifier_config(config_dir or PACKAGED_CONFIG_DIR)
+    out: list[tuple[str, str]] = []
+    for r in config.transport:
+        dw = r.weight if r.domain_weight is None else r.domain_weight
+        if dw >= 3:
+            out += [(k, Domain.TRANSPORT.value) for k in r.keywords]
+    for r in config.domain:
+        if r.label != Domain.OTHER.value:
+            out += [(k, r.label) for k in r.keywords]
+    return out
 
 
 # -- reports ------------------------------------------------------------------------------------------
@@ -180,7 +233,53 @@ class TrainReport:
 # -- fitting ------------------------------------------------------------------------------------------
 
 
-def _fit(texts: Any, labels: Any, weights: Any, params: TrainParams) -> tuple[TfidfVectorizer, LinearSVC]:
+_NOT_A_WORD = re.compile(r"^[0\W_a-z]*$")
+
+
+def raw_words(text: str) -> list[str]:
+    """Candidate words of a training text: the tokens of a tokens-file row (space separated),
+    else jieba's segmentation without the HMM (deterministic, dictionary words only)."""
+    import jieba
+
+    norm = model_text(text)
+    toks = [model_text(w) for w in text.split()] if " " in text.strip() else jieba.lcut(norm, HMM=False)
+    return [w for w in toks if 2 <= len(w) <= 6 and not _NOT_A_WORD.match(w)]
+
+
+@dataclass(slots=True)
+class _Fitted:
+    vec: TfidfVectorizer
+    words: list[str]
+    word_idf: np.ndarray[Any, Any]
+    clf: LinearSVC
+    word_weight: float
+
+    def features(self, texts: Sequence[str]) -> Any:
+        norm = [model_text(t) for t in texts]
+        x = self.vec.transform(norm)
+        if not self.words:
+            return x
+        return sp.hstack([x, _word_matrix(norm, self.words, self.word_idf, self.word_weight)], format="csr")
+
+    def decision_function(self, texts: Sequence[str]) -> Any:
+        return self.clf.decision_function(self.features(texts))
+
+
+def _word_matrix(norm: Sequence[str], words: list[str], idf: np.ndarray[Any, Any], weight: float) -> Any:
+    """The same word block the service computes (:meth:`TextModel._word_features`)."""
+    vocab = {w: i for i, w in enumerate(words)}
+    prefixes = word_prefixes(words)
+    ids: list[int] = []
+    indptr = [0]
+    for t in norm:
+        ids.extend(segment(t, vocab, prefixes))
+        indptr.append(len(ids))
+    return TextModel._tfidf(ids, indptr, len(norm), idf.astype(np.float32), weight)
+
+
+def _fit(
+    texts: Any, tokens: Sequence[Sequence[str]], labels: Any, weights: Any, params: TrainParams
+) -> _Fitted:
     vec = TfidfVectorizer(
         analyzer="char",
         ngram_range=(params.ngram_min, params.ngram_max),
@@ -189,25 +288,41 @@ def _fit(texts: Any, labels: Any, weights: Any, params: TrainParams) -> tuple[Tf
         min_df=params.min_df,
         dtype=np.float32,
     )
-    x = vec.fit_transform([model_text(t) for t in texts])
+    norm = [model_text(t) for t in texts]
+    x = vec.fit_transform(norm)
+    words: list[str] = []
+    word_idf = np.zeros(0, dtype=np.float32)
+    if params.word_weight > 0:
+        df = Counter(w for toks in tokens for w in set(toks))
+        words = sorted(w for w, n in df.items() if n >= params.min_df)
+        # idf of the words as the service segments them (smooth idf, like TfidfVectorizer)
+        vocab = {w: i for i, w in enumerate(words)}
+        prefixes = word_prefixes(words)
+        seg_df = np.zeros(len(words))
+        for t in norm:
+            seg_df[list(set(segment(t, vocab, prefixes)))] += 1
+        word_idf = (np.log((1 + len(norm)) / (1 + seg_df)) + 1).astype(np.float32)
+        x = sp.hstack([x, _word_matrix(norm, words, word_idf, params.word_weight)], format="csr")
     clf = LinearSVC(C=params.c, random_state=params.seed)
     clf.fit(x, list(labels), sample_weight=np.asarray(weights, dtype=np.float64))
-    return vec, clf
+    return _Fitted(vec, words, word_idf, clf, params.word_weight)
 
 
-def _to_model(vec: TfidfVectorizer, clf: LinearSVC, meta: ModelMeta) -> TextModel:
-    vocab: dict[str, int] = vec.vocabulary_
+def _to_model(f: _Fitted, meta: ModelMeta) -> TextModel:
+    vocab: dict[str, int] = f.vec.vocabulary_
     terms = [""] * len(vocab)
     for t, i in vocab.items():
         terms[i] = t
-    classes = [str(c) for c in clf.classes_]
+    classes = [str(c) for c in f.clf.classes_]
     order = [classes.index(c) for c in meta.classes]
     return TextModel(
         meta,
         terms,
-        np.asarray(vec.idf_, dtype=np.float32),
-        np.asarray(clf.coef_, dtype=np.float32)[order],
-        np.asarray(clf.intercept_, dtype=np.float32)[order],
+        np.asarray(f.vec.idf_, dtype=np.float32),
+        np.asarray(f.clf.coef_, dtype=np.float32)[order],
+        np.asarray(f.clf.intercept_, dtype=np.float32)[order],
+        words=f.words,
+        word_idf=f.word_idf,
     )
 
 
@@ -233,8 +348,7 @@ def train(
     """Train the domain model on the shared training files plus ``extra``; write it to ``out_dir``."""
     p = params or TrainParams()
     started = time.perf_counter()
-    texts, labels, full = load_training_texts(data_dir, p)
-    weights = [1.0] * len(texts)
+    texts, labels, full, weights = load_training_texts(data_dir, p)
     for ex in extra:
         if ex.domain is Domain.OTHER:
             continue
@@ -245,6 +359,10 @@ def train(
     y = np.array(labels)
     w = np.array(weights)
     tx = np.array(texts, dtype=object)
+    toks = [raw_words(t) for t in texts] if p.word_weight > 0 else [[] for _ in texts]
+
+    def fit(idx: np.ndarray[Any, Any]) -> _Fitted:
+        return _fit(tx[idx], [toks[i] for i in idx], y[idx], w[idx], p)
 
     # validation: a stratified share of the full messages; their title rows stay out of training too
     full_idx = np.flatnonzero(full)
@@ -255,8 +373,8 @@ def train(
     val_texts = {texts[i] for i in val_idx}
     fit_idx = np.array([i for i in range(len(texts)) if i not in val_set and texts[i] not in val_texts])
     fit_idx = _drop_titles_of(fit_idx, val_idx, texts)
-    vec, clf = _fit(tx[fit_idx], y[fit_idx], w[fit_idx], p)
-    val_pred = clf.predict(vec.transform([model_text(t) for t in tx[val_idx]]))
+    fitted = fit(fit_idx)
+    val_pred = fitted.clf.predict(fitted.features(list(tx[val_idx])))
     validation = score("validation split", y[val_idx].tolist(), [str(v) for v in val_pred])
 
     # temperature: out-of-fold scores on the full messages
@@ -267,19 +385,19 @@ def train(
         te = full_idx[te_pos]
         tr = np.setdiff1d(np.arange(len(texts)), te)
         tr = _drop_titles_of(tr, te, texts)
-        v, c = _fit(tx[tr], y[tr], w[tr], p)
-        order = [list(c.classes_).index(d) for d in MODEL_DOMAINS]
-        oof_scores[te_pos] = c.decision_function(v.transform([model_text(t) for t in tx[te]]))[:, order]
+        f = fit(tr)
+        order = [list(f.clf.classes_).index(d) for d in MODEL_DOMAINS]
+        oof_scores[te_pos] = f.decision_function(list(tx[te]))[:, order]
     temperature = _fit_temperature(oof_scores, gold)
     oof_pred = [MODEL_DOMAINS[i] for i in oof_scores.argmax(axis=1)]
     cv = score("5-fold out-of-fold (full messages)", y[full_idx].tolist(), oof_pred)
 
-    vec, clf = _fit(tx, y, w, p)
+    fitted = fit(np.arange(len(texts)))
     trained_at = datetime.now(UTC)
     digest = hashlib.sha1(
         json.dumps([texts, labels, weights, repr(p)], ensure_ascii=False).encode()
     ).hexdigest()[:8]
-    version = f"domain-v1-{trained_at:%Y%m%d}-{digest}"
+    version = f"domain-v2-{trained_at:%Y%m%d}-{digest}"
     meta = ModelMeta(
         version=version,
         classes=MODEL_DOMAINS,
@@ -287,16 +405,17 @@ def train(
         ngram_max=p.ngram_max,
         temperature=temperature,
         trained_at=trained_at.isoformat(timespec="seconds"),
+        word_weight=p.word_weight,
         metrics={"validation": validation.to_dict(), "cv": cv.to_dict()},
         params={**asdict(p), "n_train": len(texts), "n_extra": len(extra)},
     )
-    model = _to_model(vec, clf, meta)
+    model = _to_model(fitted, meta)
     path = model.save(out_dir / version)
     return TrainReport(
         version=version,
         model_file=path,
         n_train=len(texts),
-        n_features=len(model.terms),
+        n_features=len(model.terms) + len(model.words),
         temperature=temperature,
         validation=EvalReport(
             validation.name,

@@ -17,10 +17,14 @@ from router.classification import AreaMatch, TicketText
 from router.classify import HotlineClassifier, ModelFileError, build_classifier
 from router.classify.model import TextModel
 from router.classify.training import bench_classify, evaluate_holdout
+from router.routing import load_policy
 from schemas.v1.vocab import Domain, Hotline, Transport
 
 LABELLED = Path(__file__).parents[1] / "data" / "labelled_tickets.jsonl"
+TUNING = Path(__file__).parents[1] / "data" / "tuning_tickets.jsonl"
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
+#: the one triage knob is config/data/routing.yaml ``triage_threshold``
+TRIAGE = load_policy(PACKAGED_CONFIG_DIR).triage_threshold
 
 
 class FixedAreas:
@@ -57,7 +61,7 @@ def test_short_transport_complaints(clf: HotlineClassifier, text: str, sub: Tran
     c = clf.classify(_t(text))
     assert c.domain is Domain.TRANSPORT, c.explanation
     assert c.transport is sub, c.explanation
-    assert c.routing_confidence >= clf.triage_threshold
+    assert c.routing_confidence >= TRIAGE
 
 
 @pytest.mark.parametrize(
@@ -88,7 +92,7 @@ def test_explanation_names_the_words_and_rules(clf: HotlineClassifier) -> None:
     assert "domain 交通运输" in text and "出租车" in text
     assert "transport 出租汽车 (rule taxi" in text
     assert "type 投诉" in text and "拒载" in text
-    assert c.model_version == clf.version and c.model_version.startswith("domain-v1-")
+    assert c.model_version == clf.version and c.model_version.startswith("domain-v2-")
     assert set(c.confidence) == {"domain", "transport", "type", "urgency", "area"}
     assert c.area.code == "370102"
 
@@ -102,13 +106,32 @@ def test_self_harm_threat_is_urgent_whatever_the_agent_ticked(clf: HotlineClassi
 
 def test_nothing_fits_goes_to_other_or_triage(clf: HotlineClassifier) -> None:
     c = clf.classify(_t("咨询身份证丢了去哪个派出所补办"))
-    assert c.domain is Domain.OTHER or c.routing_confidence < clf.triage_threshold
+    assert c.domain is Domain.OTHER or c.routing_confidence < TRIAGE
 
 
 def test_batch_equals_single(clf: HotlineClassifier) -> None:
     tickets = [_t("出租车拒载"), _t("小区噪音扰民"), _t("ETC扣费")]
     assert clf.classify_many(tickets) == [clf.classify(t) for t in tickets]
     assert clf.classify_many([]) == []
+
+
+_BOARD_TEXT = (
+    "我家住在城区某小区，小区周边的市政道路两侧长期被车辆乱停乱放占用，晚上下班回家根本找不到停车位，"
+    "小区内部的停车场也被外来车辆占满，物业不管，城管偶尔来贴罚单也没有用。希望住建和城管部门统筹规划，"
+    "在周边空地增建公共停车场，并且规范道路两侧的停车泊位，解决居民停车难的问题。"
+)
+
+
+def test_long_confident_text_is_decided_by_the_model(clf: HotlineClassifier) -> None:
+    assert len(_BOARD_TEXT) >= clf.config.defaults.model_gate_length
+    c = clf.classify(_t(_BOARD_TEXT))
+    assert c.domain is Domain.URBAN, c.explanation
+    assert "model decides" in c.explanation[0]
+
+
+def test_transport_hotline_and_short_tickets_are_always_fused(clf: HotlineClassifier) -> None:
+    assert "model decides" not in clf.classify(_t(_BOARD_TEXT, "12328")).explanation[0]
+    assert "model decides" not in clf.classify(_t("市民反映小区门口停车难，车辆乱停乱放")).explanation[0]
 
 
 def _labelled() -> list[dict[str, Any]]:
@@ -137,6 +160,23 @@ def test_own_labelled_set(clf: HotlineClassifier) -> None:
     assert ok["urgency"] / n >= 0.90
 
 
+def test_own_tuning_tickets() -> None:
+    """``tuning_tickets.jsonl``: 48 longer (42–60 characters) tickets written for tuning issue 3,
+    incl. city roads/parking (城乡建设, not transport). ``hotline_tickets_test.jsonl`` stays untouched."""
+    rows = [json.loads(line) for line in TUNING.read_text("utf-8").splitlines() if line.strip()]
+    results = build_classifier(PACKAGED_CONFIG_DIR).classify_many(
+        [_t(r["content"], r["hotline"]) for r in rows]
+    )
+    n = len(rows)
+    transport_ok = sum(
+        (c.domain is Domain.TRANSPORT) == (r["domain"] == "交通运输")
+        for r, c in zip(rows, results, strict=True)
+    )
+    domain_ok = sum(c.domain.value == r["domain"] for r, c in zip(rows, results, strict=True))
+    assert transport_ok / n >= 0.97
+    assert domain_ok / n >= 0.9
+
+
 def test_confidence_is_higher_when_right(clf: HotlineClassifier) -> None:
     rows = _labelled()
     results = clf.classify_many([_t(r["content"], r["hotline"]) for r in rows])
@@ -150,7 +190,10 @@ def test_confidence_is_higher_when_right(clf: HotlineClassifier) -> None:
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data next to the repository")
-@pytest.mark.xfail(reason="OPEN: fused classifier scores 0.905 macro-F1 / 0.916 acc on the holdout (target 0.93/0.94)")
+@pytest.mark.xfail(
+    reason="OPEN: fused classifier (domain-v2-20261127-033683af) scores 0.922 macro-F1 / 0.934 acc"
+    " on the holdout (target 0.93/0.94), see docs/classifier.md"
+)
 def test_holdout_through_the_service_path(clf: HotlineClassifier) -> None:
     report = evaluate_holdout(clf, SHARED_DATA)
     assert report.n == 440
@@ -171,7 +214,7 @@ def test_model_file_is_plain_data(clf: HotlineClassifier) -> None:
 
 
 def test_tampered_or_missing_model_is_refused(tmp_path: Path) -> None:
-    model = next((PACKAGED_CONFIG_DIR.parent / "models").glob("domain-v1-*.npz"))
+    model = next((PACKAGED_CONFIG_DIR.parent / "models").glob("domain-v*.npz"))
     bad = tmp_path / model.name
     bad.write_bytes(b"\x80\x04not a model")
     shutil.copy(model.with_suffix(".json"), bad.with_suffix(".json"))
@@ -182,3 +225,22 @@ def test_tampered_or_missing_model_is_refused(tmp_path: Path) -> None:
     (tmp_path / "classifier.yaml").write_text("model: {file: nowhere.npz}\n", "utf-8")
     with pytest.raises(ModelFileError, match="not found"):
         build_classifier(tmp_path)
+
+
+def test_word_segmentation_is_forward_maximum_matching() -> None:
+    from router.classify.model import segment, word_prefixes
+
+    words = ["出租", "出租车", "拒载", "司机"]
+    vocab = {w: w for w in words}
+    assert segment("出租车司机拒载了", vocab, word_prefixes(words)) == ["出租车", "司机", "拒载"]
+    assert segment("", vocab, word_prefixes(words)) == []
+
+
+def test_synthetic_tickets_are_deterministic_and_labelled() -> None:
+    from router.classify.augment import synthetic_tickets
+
+    kw = {"交通运输": ["出租车", "拒载"], "城乡建设": ["物业"]}
+    a = synthetic_tickets(kw, {"交通运输": 5, "城乡建设": 3}, seed=1)
+    assert a == synthetic_tickets(kw, {"交通运输": 5, "城乡建设": 3}, seed=1)
+    assert Counter(d for _, d in a) == {"交通运输": 5, "城乡建设": 3}
+    assert all(any(k in t for k in kw[d]) for t, d in a)

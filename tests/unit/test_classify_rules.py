@@ -121,7 +121,7 @@ def test_operator_adds_a_keyword_without_code_changes(raw: dict[str, Any], tmp_p
         ({"transport": [{"name": "x", "label": "飞机", "keywords": ["飞机"]}]}, "not one of"),
         ({"type": [{"name": "x", "label": "投诉", "regex": ["(unclosed"]}]}, "does not compile"),
         ({"urgency": [{"name": "x", "label": "紧急"}]}, "neither keywords nor regex"),
-        ({"thresholds": {"triage": 1.5}}, "thresholds.triage"),
+        ({"thresholds": {"other_prior": 1.5}}, "thresholds.other_prior"),
         (
             {
                 "type": [
