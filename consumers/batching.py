@@ -110,22 +110,43 @@ class BatchConsumer:
         self._consumer_tag = await self._queue.consume(self._buffer.put, no_ack=False)
         self._loop_task = asyncio.create_task(self._run(), name=f"batch-consumer-{self.name}")
 
-    async def stop(self) -> None:
-        """Graceful: stop taking new deliveries, finish what is buffered and in flight."""
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Graceful: stop taking new deliveries, finish what is buffered and in flight — for at most
+        ``timeout_s`` (e.g. the broker is gone and nothing could be acked anyway), then abort."""
         if self._consumer_tag is not None:
             with contextlib.suppress(Exception):
-                await self._queue.cancel(self._consumer_tag)
+                await asyncio.wait_for(self._queue.cancel(self._consumer_tag), 5.0)
             self._consumer_tag = None
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await self._cancel_loop()
+        try:
+            await asyncio.wait_for(self._drain(), timeout_s)
+        except TimeoutError:
+            log.warning("consumer_stop_timed_out", consumer=self.name, buffered=self._buffer.qsize())
+            await self.abort()
+
+    async def _drain(self) -> None:
         while not self._buffer.empty():
             batch = [self._buffer.get_nowait() for _ in range(min(self._batch_size, self._buffer.qsize()))]
             await self._process(batch)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def abort(self) -> None:
+        """Stop at once, finishing nothing: unacked deliveries return to the queue when the channel closes."""
+        await self._cancel_loop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        while not self._buffer.empty():
+            self._buffer.get_nowait()
+
+    async def _cancel_loop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
 
     async def _run(self) -> None:
         while True:

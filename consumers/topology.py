@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
 
 from router.messages import Exchange
 from schemas.v1.vocab import Hotline
@@ -64,6 +64,32 @@ class Topology:
     names: Names
     exchanges: dict[Exchange, AbstractExchange] = field(default_factory=dict)
     queues: dict[str, AbstractQueue] = field(default_factory=dict)
+
+
+def queue_names(names: Names, departments: Iterable[str]) -> list[str]:
+    """Every queue the router declares (for purging and operations scripts)."""
+    queues = [names.intake_queue(h) for h in Hotline] + [names.transfer_queue(h) for h in Hotline]
+    queues += [names.intake_unrouted, names.feedback_queue, names.dead_queue]
+    queues += [names.queue(q) for q in EVENT_QUEUES]
+    return queues + [names.department_queue(c) for c in departments]
+
+
+async def purge_queues(connection: AbstractConnection, queues: Iterable[str]) -> int:
+    """Empty the queues that exist (one that was never declared is skipped); returns messages purged."""
+    purged = 0
+    channel = await connection.channel()
+    try:
+        for name in queues:
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+                result = await queue.purge()
+                purged += int(getattr(result, "message_count", 0) or 0)
+            except aio_pika.exceptions.ChannelClosed:  # not declared: the channel is closed by the broker
+                channel = await connection.channel()
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    return purged
 
 
 def quorum_arguments(names: Names, delivery_limit: int, **extra: Any) -> dict[str, Any]:

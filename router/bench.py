@@ -26,13 +26,15 @@ from aio_pika.abc import AbstractIncomingMessage
 from pymongo import AsyncMongoClient
 
 from config.settings import Settings
-from consumers.topology import Names
+from consumers.topology import Names, purge_queues, queue_names
 from router.domain import Domain, build_domain
 from router.embedded import mongo_url_or_embedded
 from router.messages import Exchange
 from router.service import Role, Service
 from router.simulation import TicketSimulator
 from schemas.v1.vocab import Hotline
+
+BENCH_PREFIX = "bench."
 
 
 @dataclass
@@ -177,12 +179,11 @@ async def run_floor(settings: Settings, mongo_url: str, n: int) -> RunResult:
         await _publish_all(pub, f"{prefix}in", items, sent_at)
         await asyncio.wait_for(done.wait(), timeout=max(120.0, n / 20))
         result = RunResult(n, last[0] - started, latencies)
-        await q_in.delete(if_unused=False, if_empty=False)
-        await q_out.delete(if_unused=False, if_empty=False)
+        await q_in.purge()
+        await q_out.purge()
         return result
     finally:
         await connection.close()
-        await client.drop_database(settings.mongo_db)
         await client.close()
 
 
@@ -207,15 +208,20 @@ async def bench(base: Settings, *, n: int, runs: int) -> str:
     async with mongo_url_or_embedded(base.mongo_url, base.data_dir / "bench") as mongo_url:
         pipes, floors = [], []
         for i in range(runs):
-            tag = uuid.uuid4().hex[:8]
-            settings = base.model_copy(update={"amqp_prefix": f"bench-{tag}.", "mongo_db": f"bench_{tag}"})
+            # one fixed prefix: the ~215 quorum queues are declared once and purged between runs
+            settings = base.model_copy(
+                update={"amqp_prefix": BENCH_PREFIX, "mongo_db": f"bench_{uuid.uuid4().hex[:8]}"}
+            )
+            await _purge(settings, domain)
             floor = await run_floor(settings, mongo_url, n)
             pipe = await run_pipeline(settings, mongo_url, domain, n)
-            await _cleanup(settings, mongo_url, domain)
+            await _purge(settings, domain)
+            await _drop_db(settings, mongo_url)
             pipes.append(pipe)
             floors.append(floor)
             line = (
-                f"run {i + 1}: pipeline {pipe.rate:,.0f}/s p50 {pipe.pct(50):.0f} ms p99 {pipe.pct(99):.0f} ms"
+                f"run {i + 1}: pipeline {pipe.rate:,.0f}/s p50 {pipe.pct(50):.0f} ms"
+                f" p99 {pipe.pct(99):.0f} ms"
                 f" | floor {floor.rate:,.0f}/s p50 {floor.pct(50):.0f} ms p99 {floor.pct(99):.0f} ms"
                 f" | ratio {pipe.rate / floor.rate:.2f}"
             )
@@ -226,24 +232,15 @@ async def bench(base: Settings, *, n: int, runs: int) -> str:
         return f"pipeline {x:.0f} tickets/s, floor {y:.0f} tickets/s, ratio {x / y:.2f}"
 
 
-async def _cleanup(settings: Settings, mongo_url: str, domain: Domain) -> None:
-    names = Names(settings.amqp_prefix)
+async def _purge(settings: Settings, domain: Domain) -> None:
     connection = await aio_pika.connect(settings.amqp_url)
     try:
-        from consumers.topology import EVENT_QUEUES
-
-        queues = [names.intake_queue(h) for h in Hotline] + [names.transfer_queue(h) for h in Hotline]
-        queues += [names.intake_unrouted, names.feedback_queue, names.dead_queue]
-        queues += [names.queue(q) for q in EVENT_QUEUES] + [
-            names.department_queue(c) for c in domain.directory.codes()
-        ]
-        channel = await connection.channel()
-        for q in queues:
-            await channel.queue_delete(q)
-        for ex in [*(names.exchange(e) for e in Exchange), names.exchange(Exchange.INTAKE) + ".unrouted"]:
-            await channel.exchange_delete(ex)
+        await purge_queues(connection, queue_names(Names(settings.amqp_prefix), domain.directory.codes()))
     finally:
         await connection.close()
+
+
+async def _drop_db(settings: Settings, mongo_url: str) -> None:
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url)
     await client.drop_database(settings.mongo_db)
     await client.close()

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from router.classification import Classification
+from router.events import event
 from router.lifecycle import transition
 from router.messages import InboundMessage, Outcome
-from router.events import event
 from router.plans import TicketPlan, dispatch, emit, move, transfer, triage
 from router.routing import RouteDecision
 from router.sla import DeadlineSet

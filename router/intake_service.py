@@ -24,10 +24,10 @@ from pymongo.errors import PyMongoError
 from router.classification import Classifier
 from router.dedupe import find_merge_target
 from router.intake import Parsed, parse_intake, plan_merge, plan_new_ticket
-from router.plans import TicketPlan
 from router.lifecycle import OPEN
 from router.messages import Clock, InboundMessage, OutboundMessage, Outcome, Publisher
 from router.metrics import Metrics
+from router.plans import TicketPlan
 from router.rollup_store import RollupStore
 from router.rollups import RollupInc, WorkSeconds, merge_incs, rollup_changes
 from router.routing import Router

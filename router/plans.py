@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from router.lifecycle import transition
 from router.events import event
+from router.lifecycle import transition
 from router.messages import Exchange, OutboundMessage
 from router.sla import DeadlineSet
 from router.tickets import DeadlineValues, dispatch_body, transfer_body

@@ -34,6 +34,7 @@ from router.intake_service import IntakeOptions, IntakeService
 from router.messages import Clock, Exchange
 from router.metrics import Metrics
 from router.outbox import OutboxRelay
+from router.recompute import recompute_provisional
 from router.rollup_store import RollupStore
 from router.scheduler import TimerScheduler
 from router.storage import Doc, Storage, connect
@@ -155,6 +156,9 @@ class Service:
         if self.role in (Role.ALL, Role.TIMERS):
             self._tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
             self._tasks.append(asyncio.create_task(scheduler.run_forever(), name="timer-scheduler"))
+            self._tasks.append(
+                asyncio.create_task(self._recompute_forever(storage), name="deadline-recompute")
+            )
         log.info(
             "service_started",
             role=self.role.value,
@@ -197,10 +201,40 @@ class Service:
         await fb.start()
         self._consumers.append(fb)
 
-    async def stop(self) -> None:
-        """Graceful: stop consuming, finish in-flight batches, stop loops, close connections."""
+    async def _recompute_forever(self, storage: Storage, interval_s: float = 6 * 3600) -> None:
+        """At start-up, then periodically: provisional deadlines of open tickets follow new calendar data."""
+        while True:
+            try:
+                n = await recompute_provisional(
+                    storage,
+                    self.domain.deadlines,
+                    calendar_version=self.domain.calendar.version,
+                    clock=self.clock,
+                )
+                if n:
+                    log.info("provisional_deadlines_recomputed", tickets=n)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("deadline_recompute_failed")
+            await asyncio.sleep(interval_s)
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Graceful: stop consuming, finish in-flight batches (bounded), stop loops, close connections."""
         for consumer in self._consumers:
-            await consumer.stop()
+            await consumer.stop(timeout_s)
+        await self._close()
+        log.info("service_stopped", role=self.role.value, instance=self.instance)
+
+    async def abort(self) -> None:
+        """Stop at once without finishing in-flight work (a fatal error; tests of a crash). Nothing is
+        lost: unacked deliveries are redelivered and the outbox relay re-publishes what was stored."""
+        for consumer in self._consumers:
+            await consumer.abort()
+        await self._close()
+        log.warning("service_aborted", role=self.role.value, instance=self.instance)
+
+    async def _close(self) -> None:
         self._consumers.clear()
         for task in self._tasks:
             task.cancel()
@@ -211,13 +245,12 @@ class Service:
         for closable in (self._consume_channel, self._publish_channel, self._connection):
             if closable is not None:
                 with contextlib.suppress(Exception):
-                    await closable.close()
+                    await asyncio.wait_for(closable.close(), 5.0)
         self._consume_channel = self._publish_channel = None
         self._connection = None
         if self._mongo is not None:
             await self._mongo.close()
             self._mongo = None
-        log.info("service_stopped", role=self.role.value, instance=self.instance)
 
     # --- health -------------------------------------------------------------------------------------
 

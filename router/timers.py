@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from router.messages import OutboundMessage
 from router.events import event
+from router.messages import OutboundMessage
 from router.sla import DeadlineSet
 from schemas.v1.vocab import TicketState as S
 
@@ -183,17 +183,17 @@ def step_messages(
         "department": dept,
     }
     if what == "warning":
-        return [_sla(ticket, "sla.warning", dept, now, mid, fields)]
+        return [_sla(ticket, "sla.warning", dept, now=now, mid=mid, fields=fields)]
     if what == "breach":
-        out = [_sla(ticket, "sla.breach", dept, now, mid, fields)]
+        out = [_sla(ticket, "sla.breach", dept, now=now, mid=mid, fields=fields)]
         if clock == "reply":  # 催办: once per dispatch, with the breach
-            out.append(_sla(ticket, "sla.urge", dept, now, f"{mid}.urge", fields))
+            out.append(_sla(ticket, "sla.urge", dept, now=now, mid=f"{mid}.urge", fields=fields))
         return out
-    return [_sla(ticket, "sla.circular", dept, now, mid, fields)]
+    return [_sla(ticket, "sla.circular", dept, now=now, mid=mid, fields=fields)]
 
 
 def _sla(
-    ticket: dict[str, Any], kind: Any, dept: str, now: datetime, mid: str, fields: dict[str, Any]
+    ticket: dict[str, Any], kind: Any, dept: str, *, now: datetime, mid: str, fields: dict[str, Any]
 ) -> OutboundMessage:
     msg = event(ticket, kind, now=now, message_id=mid, **fields)
     return OutboundMessage(

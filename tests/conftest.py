@@ -53,61 +53,41 @@ def test_name(request: pytest.FixtureRequest) -> str:
     return f"{request.node.name[:40]}-{uuid.uuid4().hex[:8]}"
 
 
+#: one queue/exchange prefix for the whole test run. Quorum queues are heavyweight (one Raft group
+#: each), so the ~215 queues of the topology are declared once and purged before every test instead of
+#: being created and deleted per test. Override with TEST_AMQP_PREFIX to run two suites side by side.
+TEST_PREFIX = os.environ.get("TEST_AMQP_PREFIX", "test.")
+
+
 @pytest.fixture
 async def settings(
     broker_check: None, amqp_url: str, mongo_url: str, test_name: str
 ) -> AsyncIterator[Settings]:
-    """Settings with a queue/exchange prefix and a database of this test's own; both removed afterwards."""
-    suffix = uuid.uuid4().hex[:10]
+    """Settings with the test prefix (queues purged first) and a database of this test's own (dropped)."""
     s = Settings(
         AMQP_URL=amqp_url,
         MONGO_URL=mongo_url,
-        MONGO_DB=f"t_{suffix}",
-        AMQP_PREFIX=f"t{suffix}.",
+        MONGO_DB=f"t_{uuid.uuid4().hex[:10]}",
+        AMQP_PREFIX=TEST_PREFIX,
         BATCH_WAIT_MS=5,
         OUTBOX_GRACE_S=0.5,
         HTTP_PORT=0,
     )
+    await purge_test_queues(amqp_url, TEST_PREFIX)
     yield s
-    await _drop_prefixed(amqp_url, s.amqp_prefix)
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url)
     await client.drop_database(s.mongo_db)
     await client.close()
 
 
-async def _drop_prefixed(amqp_url: str, prefix: str) -> None:
-    """Delete the queues and exchanges a test declared (names are known from the topology)."""
-    from consumers.topology import EVENT_QUEUES, Names
-    from router.messages import Exchange
-    from schemas.v1.vocab import Hotline
+async def purge_test_queues(amqp_url: str, prefix: str) -> None:
+    from config.directory import load_directory
+    from config.settings import PACKAGED_CONFIG_DIR
+    from consumers.topology import Names, purge_queues, queue_names
 
-    names = Names(prefix)
     connection = await aio_pika.connect(amqp_url)
     try:
-        queue_names = [names.intake_queue(h) for h in Hotline] + [names.transfer_queue(h) for h in Hotline]
-        queue_names += [names.intake_unrouted, names.feedback_queue, names.dead_queue]
-        queue_names += [names.queue(q) for q in EVENT_QUEUES]
-        from config.directory import load_directory
-        from config.settings import PACKAGED_CONFIG_DIR
-
-        queue_names += [names.department_queue(c) for c in load_directory(PACKAGED_CONFIG_DIR).codes()]
-        for q in queue_names:
-            channel = await connection.channel()
-            try:
-                await channel.queue_delete(q)
-            except Exception:
-                pass
-            finally:
-                if not channel.is_closed:
-                    await channel.close()
-        for ex in [*(names.exchange(e) for e in Exchange), names.exchange(Exchange.INTAKE) + ".unrouted"]:
-            channel = await connection.channel()
-            try:
-                await channel.exchange_delete(ex)
-            except Exception:
-                pass
-            finally:
-                if not channel.is_closed:
-                    await channel.close()
+        codes = load_directory(PACKAGED_CONFIG_DIR).codes()
+        await purge_queues(connection, queue_names(Names(prefix), codes))
     finally:
         await connection.close()

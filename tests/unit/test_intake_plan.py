@@ -12,7 +12,7 @@ from router.lifecycle import IllegalTransition, transition
 from router.messages import Exchange, InboundMessage, Outcome, Verdict
 from router.routing import RouteDecision
 from schemas.v1.vocab import Hotline, RouteAction, TicketState
-from tests.unit.factories import TZ, T0, classification, deadlines, dispatched, intake
+from tests.unit.factories import T0, TZ, classification, deadlines, dispatched, intake
 
 
 def msg(body: object, key: str = "ticket.12328") -> InboundMessage:

@@ -89,3 +89,16 @@ def test_callback_waits_for_the_calling_window() -> None:
     assert body["phone"] == "13812345678" and body["attempt"] == 1 and body["window"] == WINDOW
     stale = {**ticket, "callback": {"attempts": 1, "results": []}}  # attempt 1 already made
     assert evaluate(timer, stale, morning, call_time=always_now, window=WINDOW).dropped == ["callback.due"]
+
+
+def test_recomputed_chain_keeps_fired_steps_and_moves_the_rest() -> None:
+    from router.recompute import rechained
+
+    old, _ = chain()
+    old = {**old, "next": 2}  # sign warning and breach already ran
+    new = {**old, "next": 0, "steps": [{**s, "due": s["due"] + timedelta(days=2)} for s in old["steps"]]}
+    merged = rechained(old, new)
+    assert merged["next"] == 2
+    assert merged["steps"][:2] == old["steps"][:2]
+    assert merged["steps"][2:] == new["steps"][2:]
+    assert merged["due"] == new["steps"][2]["due"] and merged["state"] == "pending"
