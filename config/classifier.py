@@ -53,6 +53,8 @@ class Rule(_Strict):
     unless: list[str] = Field(default_factory=list)
     #: transport rules only: bonus for the first-level domain 交通运输 (defaults to ``weight``)
     domain_weight: float | None = Field(default=None, ge=-20, le=20)
+    #: the rule only fires on tickets of these hotlines (empty = all), e.g. 12345-only taxonomy rules
+    hotlines: list[Hotline] = Field(default_factory=list)
     comment: str | None = None
 
     @field_validator("keywords", "unless")
@@ -143,6 +145,17 @@ class ClassifierConfig(_Strict):
     transport: Annotated[list[Rule], Field(default_factory=list)]
     type: Annotated[list[Rule], Field(default_factory=list)]
     urgency: Annotated[list[Rule], Field(default_factory=list)]
+    #: words that match but vote for nothing: they only stop a shorter transport/domain keyword
+    #: inside them from counting (县道路 = 县 + 道路, not the 县道 road class)
+    neutral: Annotated[list[str], Field(default_factory=list)]
+
+    @field_validator("neutral")
+    @classmethod
+    def _normalise_neutral(cls, v: list[str]) -> list[str]:
+        out = [normalise_text(w.strip()) for w in v]
+        if any(not w for w in out):
+            raise ValueError("empty neutral word")
+        return out
 
     @field_validator("domain")
     @classmethod

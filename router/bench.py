@@ -34,7 +34,9 @@ from router.service import Role, Service
 from router.simulation import TicketSimulator
 from schemas.v1.vocab import Hotline
 
-BENCH_PREFIX = "bench."
+#: the default names, purged before and after each run: a development broker holds one topology (~207
+#: quorum queues), shared with `make run` and the tests (see README, "RabbitMQ and quorum queues")
+BENCH_PREFIX = ""
 
 
 @dataclass
@@ -122,7 +124,7 @@ async def run_pipeline(settings: Settings, mongo_url: str, domain: Domain, n: in
 
 
 async def run_floor(settings: Settings, mongo_url: str, n: int) -> RunResult:
-    prefix = f"{settings.amqp_prefix}floor."
+    prefix = f"{settings.amqp_prefix}bench.floor."
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url)
     collection = client[settings.mongo_db]["floor"]
     connection = await aio_pika.connect(settings.amqp_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -42,6 +43,12 @@ def _executable() -> str:
     return found
 
 
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: secantusd may not act on SIGTERM promptly
+
+
 class EmbeddedMongo:
     """A SecantusDB server process on a free loopback port, storing its files under ``storage``."""
 
@@ -56,6 +63,12 @@ class EmbeddedMongo:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def start(self, timeout_s: float = 30.0) -> None:
+        self.spawn()
+        self.wait_ready(timeout_s)
+
+    def spawn(self) -> None:
+        """Start the server process. Call from the main thread: the child is tied to this thread's life
+        (``PR_SET_PDEATHSIG``), so a killed parent never leaves an orphan holding the data directory."""
         self.storage.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
@@ -74,10 +87,20 @@ class EmbeddedMongo:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        assert self._proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
+                tail = self.log_file.read_text(errors="replace")[-2000:]
+                if "already being managed by another process" in tail:
+                    raise EmbeddedMongoError(
+                        f"another process is using {self.storage} (a server left running?); stop it or set "
+                        f"DATA_DIR to another folder"
+                    )
                 raise EmbeddedMongoError(
                     f"secantusd-py exited with {self._proc.returncode}; see {self.log_file}"
                 )
@@ -129,7 +152,8 @@ async def mongo_url_or_embedded(url: str | None, data_dir: Path) -> AsyncIterato
         yield url
         return
     server = EmbeddedMongo(data_dir / "mongo")
-    await asyncio.to_thread(server.start)
+    server.spawn()
+    await asyncio.to_thread(server.wait_ready)
     try:
         yield server.url
     finally:

@@ -62,7 +62,7 @@ class HotlineClassifier:
         for i, t in enumerate(tickets):
             row = logp[i]
             model_lp = {c: float(row[j]) for j, c in enumerate(self._classes)}
-            hits = self.lexicon.match(_rules_text(t, norm[i]))
+            hits = self.lexicon.match(_rules_text(t, norm[i]), t.hotline.value)
             dom = decide_domain(t, model_lp, partial(self._words, x, i), len(t.text), hits, self.config)
             explanation = [dom.explanation]
             confidence = {"domain": round(dom.confidence, 4)}

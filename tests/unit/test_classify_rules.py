@@ -146,3 +146,41 @@ def test_bad_config_is_rejected_with_a_clear_message(
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ClassifierConfigError, match="cannot read"):
         load_classifier_config(tmp_path)
+
+
+def test_short_keyword_inside_a_longer_word_does_not_count(lexicon: Lexicon) -> None:
+    # 县道路 = county + roads (neutral word), not the 县道 road class; 县道 on its own still fires
+    assert not [
+        h for h in lexicon.match(normalise_text("A7县道路绿化问题得加强")).transport if h.rule == "highway"
+    ]
+    assert [h for h in lexicon.match(normalise_text("村口县道上有大坑")).transport if h.rule == "highway"]
+    # 公路 inside 高速公路 is the expressway's word, not a second (weak highway) hit
+    hits = lexicon.match(normalise_text("高速公路收费站排长队")).transport
+    assert {h.rule for h in hits} >= {"expressway"} and "highway_weak" not in {h.rule for h in hits}
+
+
+def test_longest_match_helper() -> None:
+    from router.classify.rules import containers
+
+    c = containers(["县道", "县道路", "公路", "高速公路"])
+    assert c == {"县道": (("县道路", 0),), "公路": (("高速公路", 2),)}
+
+
+def test_hotline_specific_rule_fires_only_on_its_hotline(lexicon: Lexicon) -> None:
+    text = normalise_text("希望K6县也能开通公交卡")
+    on_12345 = {h.rule for h in lexicon.match(text, "12345").transport}
+    on_12328 = {h.rule for h in lexicon.match(text, "12328").transport}
+    assert "bus_planning_12345" in on_12345
+    assert "bus_planning_12345" not in on_12328 and "bus" in on_12328
+    assert "bus_planning_12345" not in {h.rule for h in lexicon.match(text).transport}
+
+
+def test_neutral_words_and_hotlines_are_validated(raw: dict[str, Any], tmp_path: Path) -> None:
+    bad = {**raw, "neutral": [" "]}
+    (tmp_path / "classifier.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True), "utf-8")
+    with pytest.raises(ClassifierConfigError, match="neutral"):
+        load_classifier_config(tmp_path)
+    bad = {**raw, "domain": [{"name": "x", "label": "城乡建设", "keywords": ["a"], "hotlines": ["110"]}]}
+    (tmp_path / "classifier.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True), "utf-8")
+    with pytest.raises(ClassifierConfigError, match="hotlines"):
+        load_classifier_config(tmp_path)
