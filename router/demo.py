@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import time
@@ -19,9 +20,11 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from pymongo import AsyncMongoClient
 
 from config.settings import Settings
-from consumers.topology import Names
+from config.directory import load_directory
+from consumers.topology import Names, purge_queues, queue_names
 from router.messages import Exchange
 from router.serve import running
 from router.service import Service
@@ -189,16 +192,40 @@ async def _publish_stream(
     await channel.close()
 
 
-async def _kpis(service: Service) -> dict[str, int]:
+async def _reset_demo(settings: Settings, mongo_url: str) -> None:
+    """Each demo starts from nothing: its database dropped, the queues of its topology emptied."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        await client.drop_database(DEMO_DB)
+    finally:
+        await client.close()
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        codes = load_directory(settings.config_dir).codes()
+        await purge_queues(connection, queue_names(Names(settings.amqp_prefix), codes))
+    finally:
+        await connection.close()
+
+
+async def _kpis(service: Service, since: datetime) -> dict[str, int]:
+    """Tickets of this demo run by state (the embedded database keeps earlier runs)."""
     assert service.components is not None
     rows = await service.components.storage.tickets.aggregate(
-        [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        [{"$match": {"created_at": {"$gte": since}}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
     )
     return {r["_id"]: r["n"] async for r in rows}
 
 
+DEMO_DB = "hotline_demo"
+
+
 async def run_demo(settings: Settings, *, rate: float = 20.0, duration_s: float | None = None) -> None:
-    async with running(settings) as (service, base_url):
+    """Runs on its own database (``hotline_demo``, emptied at start), never on ``MONGO_DB``."""
+    settings = settings.model_copy(update={"mongo_db": DEMO_DB})
+    async with running(settings, before_start=functools.partial(_reset_demo, settings)) as (
+        service,
+        base_url,
+    ):
         connection = await aio_pika.connect_robust(
             settings.amqp_url, client_properties={"connection_name": "hotline-router:demo"}
         )
@@ -216,6 +243,7 @@ async def run_demo(settings: Settings, *, rate: float = 20.0, duration_s: float 
         print(f"  health  {base_url}/healthz   ready {base_url}/readyz   metrics {base_url}/metrics")
         print("  Ctrl-C to stop\n")
         started = time.monotonic()
+        since = datetime.now(UTC)
         shown = 0
         try:
             while not stop.is_set():
@@ -225,7 +253,7 @@ async def run_demo(settings: Settings, *, rate: float = 20.0, duration_s: float 
                     print("  " + line)
                 shown = len(world.routed)
                 elapsed = time.monotonic() - started
-                states = await _kpis(service)
+                states = await _kpis(service, since)
                 total = sum(states.values())
                 print(
                     f"[{elapsed:6.0f}s] published {published['published']}, stored {total} "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -43,10 +44,13 @@ def _executable() -> str:
     return found
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: secantusd may not act on SIGTERM promptly
+def _die_with_parent() -> Callable[[], object] | None:
+    """``prctl(PR_SET_PDEATHSIG, SIGKILL)`` for the child, resolved in the parent so the child only makes
+    one system call between fork and exec (secantusd may not act on SIGTERM promptly, hence SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return functools.partial(prctl, 1, signal.SIGKILL)
 
 
 class EmbeddedMongo:
@@ -87,7 +91,7 @@ class EmbeddedMongo:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - one prctl call, no locks taken
             )
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:

@@ -4,6 +4,8 @@ nothing; a concurrent change to the same ticket is retried from a fresh read."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -62,6 +64,15 @@ def parse_feedback(message: InboundMessage, *, max_body_bytes: int) -> Feedback 
     return fb
 
 
+_TICKET_ID = re.compile(rb'"ticket_id"\s*:\s*"([^"]{1,100})"')
+
+
+def _ticket_hint(body: bytes) -> str | None:
+    """The ticket a feedback body is about, for ordering only (validation happens in ``parse_feedback``)."""
+    match = _TICKET_ID.search(body[:4096])
+    return match.group(1).decode(errors="replace") if match else None
+
+
 class FeedbackService:
     def __init__(
         self,
@@ -73,12 +84,14 @@ class FeedbackService:
         tz: Any,
         metrics: Metrics,
         max_body_bytes: int = 256 * 1024,
+        concurrency: int = 16,
     ) -> None:
         self._storage = storage
         self._publisher = publisher
         self._clock = clock
         self._metrics = metrics
         self._max_body = max_body_bytes
+        self._concurrency = concurrency
         self._tz = tz
         self._rollups = RollupStore(storage.rollups)
         self._work_seconds = domain.calendar.working_seconds_between
@@ -91,7 +104,20 @@ class FeedbackService:
         )
 
     async def handle(self, batch: Sequence[InboundMessage]) -> list[Outcome]:
-        return [await self.handle_one(m) for m in batch]
+        """Messages about different tickets are applied concurrently; those about one ticket in order."""
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        lanes: dict[str, list[int]] = {}
+        for i, message in enumerate(batch):
+            lanes.setdefault(_ticket_hint(message.body) or f"#{i}", []).append(i)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def lane(indices: list[int]) -> None:
+            async with slots:
+                for i in indices:
+                    outcomes[i] = await self.handle_one(batch[i])
+
+        await asyncio.gather(*(lane(ix) for ix in lanes.values()))
+        return [o if o is not None else Outcome.reject("internal", "no outcome") for o in outcomes]
 
     async def handle_one(self, message: InboundMessage) -> Outcome:
         parsed = parse_feedback(message, max_body_bytes=self._max_body)

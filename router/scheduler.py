@@ -48,9 +48,13 @@ class TimerScheduler:
         self._window = window
         self._lease = lease
 
-    async def claim(self, now: datetime) -> dict[str, Any] | None:
+    async def claim(self, now: datetime, *, timer_id: str | None = None) -> dict[str, Any] | None:
+        """Take one due timer (or the given one, if still due and free) with a lease."""
+        query: dict[str, Any] = {"state": "pending", "due": {"$lte": now}, "lease_until": {"$lte": now}}
+        if timer_id is not None:
+            query["_id"] = timer_id
         return await self._storage.timers.find_one_and_update(
-            {"state": "pending", "due": {"$lte": now}, "lease_until": {"$lte": now}},
+            query,
             {"$set": {"lease_until": now + self._lease, "owner": self._owner}, "$inc": {"claims": 1}},
             sort=[("due", ASCENDING)],
             return_document=ReturnDocument.AFTER,
@@ -94,17 +98,40 @@ class TimerScheduler:
             )
         return bool(result.matched_count)
 
-    async def run_once(self, limit: int = 1000) -> int:
-        """Fire everything due now (up to ``limit`` timers); returns how many timers were processed."""
-        n = 0
-        while n < limit:
+    async def run_once(self, limit: int = 1000, batch: int = 100, concurrency: int = 16) -> int:
+        """Fire everything due now (up to ``limit`` timers); returns how many timers were processed.
+
+        One query finds due candidates; each is then claimed by ``_id`` (cheap, conditional) and fired,
+        several at a time. A candidate another replica claimed first is simply skipped."""
+        done = 0
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(timer_id: str) -> int:
+            async with slots:
+                now = self._clock.now()
+                timer = await self.claim(now, timer_id=timer_id)
+                if timer is None:
+                    return 0
+                await self.fire(timer, now)
+                return 1
+
+        while done < limit:
             now = self._clock.now()
-            timer = await self.claim(now)
-            if timer is None:
+            cursor = (
+                self._storage.timers.find(
+                    {"state": "pending", "due": {"$lte": now}, "lease_until": {"$lte": now}}, {"_id": 1}
+                )
+                .sort("due", ASCENDING)
+                .limit(min(batch, limit - done))
+            )
+            ids = [t["_id"] async for t in cursor]
+            if not ids:
                 break
-            await self.fire(timer, now)
-            n += 1
-        return n
+            fired = sum(await asyncio.gather(*(one(i) for i in ids)))
+            done += fired
+            if fired == 0:
+                break  # all taken by other replicas meanwhile
+        return done
 
     async def run_forever(self, interval_s: float = 1.0) -> None:
         while True:

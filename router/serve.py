@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import structlog
@@ -19,9 +19,17 @@ log = structlog.get_logger("serve")
 
 
 @asynccontextmanager
-async def running(settings: Settings, role: Role = Role.ALL) -> AsyncIterator[tuple[Service, str]]:
-    """The service and its HTTP endpoint, up for the duration of the block; yields (service, base URL)."""
+async def running(
+    settings: Settings,
+    role: Role = Role.ALL,
+    *,
+    before_start: Callable[[str], Awaitable[None]] | None = None,
+) -> AsyncIterator[tuple[Service, str]]:
+    """The service and its HTTP endpoint, up for the duration of the block; yields (service, base URL).
+    ``before_start(mongo_url)`` runs once the database is reachable, before the service starts."""
     async with mongo_url_or_embedded(settings.mongo_url, settings.data_dir) as mongo_url:
+        if before_start is not None:
+            await before_start(mongo_url)
         service = Service(settings, mongo_url=mongo_url, role=role)
         app = create_app(settings, service)
         runner = web.AppRunner(app, handle_signals=False)

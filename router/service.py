@@ -194,9 +194,9 @@ class Service:
             fb_queue,
             self.components.feedback.handle,
             dead,
-            batch_size=50,
-            wait_s=0.005,
-            concurrency=1,
+            batch_size=100,
+            wait_s=0.01,
+            concurrency=2,
         )
         await fb.start()
         self._consumers.append(fb)

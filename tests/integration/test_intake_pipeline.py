@@ -192,3 +192,81 @@ async def _ge(value: float, expected: int) -> bool:
 def _json(data: bytes) -> dict[str, object]:
     result: dict[str, object] = json.loads(data)
     return result
+
+
+async def test_department_and_agent_feedback_through_the_broker(service: Service, peer: Peer) -> None:
+    """Sign, reply, callback → closed; a second ticket returned 职能不符 → re-dispatched elsewhere;
+    a duplicate feedback message (same message_id) changes nothing."""
+    tickets = [
+        {
+            "hotline": "12328",
+            "external_id": f"F-{i}",
+            "received_at": now().isoformat(),
+            "content": "乘客反映鲁A12345出租车司机拒载，要求处理",
+            "address": "济南市历下区泉城路",
+            "caller": {"phone": f"1380000000{i}"},
+        }
+        for i in range(2)
+    ]
+    for t in tickets:
+        await peer.intake(t)
+    got = await peer.drain(peer.names.department_queue("jinan-taxi"), expect=2, timeout=20)
+    assert len(got) == 2
+    first, second = (g.json["ticket_id"] for g in sorted(got, key=lambda g: g.json["external_id"]))
+    at = now().isoformat()
+    mid = await peer.feedback(
+        "dept.jinan-taxi.signed", {"ticket_id": first, "department": "jinan-taxi", "at": at}
+    )
+    await peer.feedback(
+        "dept.jinan-taxi.signed", {"ticket_id": first, "department": "jinan-taxi", "at": at}, message_id=mid
+    )  # the same message again
+    await peer.feedback(
+        "dept.jinan-taxi.replied",
+        {
+            "ticket_id": first,
+            "department": "jinan-taxi",
+            "at": at,
+            "result": "已约谈司机并处罚",
+            "resolved": True,
+        },
+    )
+    await peer.feedback(
+        "dept.jinan-taxi.returned",
+        {
+            "ticket_id": second,
+            "department": "jinan-taxi",
+            "at": at,
+            "reason_code": "职能不符",
+            "reason": "属公交公司",
+        },
+    )
+    assert service.components is not None
+    storage = service.components.storage
+
+    async def state_is(tid: str, state: str) -> bool:
+        doc = await storage.get_ticket(tid)
+        return doc is not None and doc["state"] == state
+
+    await wait_until(lambda: state_is(first, "callback_pending"), timeout=20, what="reply recorded")
+    doc = await storage.get_ticket(first)
+    assert doc is not None and [h["to"] for h in doc["history"]].count("signed") == 1, "duplicate ignored"
+    await wait_until(lambda: state_is(second, "dispatched"), timeout=20, what="re-dispatch after the return")
+    redone = await storage.get_ticket(second)
+    assert redone is not None and redone["department"] != "jinan-taxi" and redone["attempt"] == 2
+
+    await peer.feedback(
+        "agent.callback",
+        {
+            "ticket_id": first,
+            "at": now().isoformat(),
+            "agent": "a7",
+            "outcome": "reached",
+            "satisfaction": "满意",
+        },
+    )
+    await wait_until(lambda: state_is(first, "closed"), timeout=20, what="closed after a satisfied callback")
+    await peer.feedback(
+        "dept.jinan-taxi.signed", {"ticket_id": "T-nope", "department": "jinan-taxi", "at": at}
+    )
+    dead = await peer.drain(peer.names.dead_queue, expect=1, timeout=20)
+    assert [d.headers["x-error-reason"] for d in dead] == ["unknown_ticket"]
