@@ -29,8 +29,11 @@ class Settings(BaseSettings):
     amqp_prefix: str = Field(default="", validation_alias="AMQP_PREFIX")
     #: intake batch: at most this many messages, waiting at most ``batch_wait_ms`` for more
     batch_size: int = Field(default=200, ge=1, le=1000, validation_alias="BATCH_SIZE")
-    batch_wait_ms: int = Field(default=20, ge=0, le=5000, validation_alias="BATCH_WAIT_MS")
+    batch_wait_ms: int = Field(default=50, ge=0, le=5000, validation_alias="BATCH_WAIT_MS")
     prefetch: int = Field(default=400, ge=1, le=5000, validation_alias="PREFETCH")
+    #: intake batches in flight at once per queue (overlaps the database writes of one with the
+    #: publisher confirms of another)
+    intake_concurrency: int = Field(default=2, ge=1, le=32, validation_alias="INTAKE_CONCURRENCY")
     delivery_limit: int = Field(default=5, ge=1, le=100, validation_alias="DELIVERY_LIMIT")
     max_body_bytes: int = Field(default=256 * 1024, validation_alias="MAX_BODY_BYTES")
     #: an unsent outbox entry older than this is re-published by the relay

@@ -22,11 +22,11 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from pymongo import AsyncMongoClient
 
-from config.settings import Settings
 from config.directory import load_directory
+from config.settings import Settings
 from consumers.topology import Names, purge_queues, queue_names
 from router.messages import Exchange
-from router.serve import running
+from router.serve import running, stop_on_signals
 from router.service import Service
 from router.simulation import TicketSimulator
 from schemas.v1.vocab import Hotline
@@ -222,6 +222,7 @@ DEMO_DB = "hotline_demo"
 async def run_demo(settings: Settings, *, rate: float = 20.0, duration_s: float | None = None) -> None:
     """Runs on its own database (``hotline_demo``, emptied at start), never on ``MONGO_DB``."""
     settings = settings.model_copy(update={"mongo_db": DEMO_DB})
+    stop = stop_on_signals()
     async with running(settings, before_start=functools.partial(_reset_demo, settings)) as (
         service,
         base_url,
@@ -231,12 +232,6 @@ async def run_demo(settings: Settings, *, rate: float = 20.0, duration_s: float 
         )
         world = DemoWorld(settings, service)
         await world.start(connection)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        import signal
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         published: Counter[str] = Counter()
         producer = asyncio.create_task(_publish_stream(settings, connection, rate, stop, published))
         print(f"hotline-router demo — {rate:g} simulated tickets/s from 12328 and 12345")

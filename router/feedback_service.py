@@ -12,14 +12,13 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from pymongo.errors import PyMongoError
 
 from router.domain import Domain
 from router.feedback import FeedbackContext, FeedbackRejected, apply_feedback
 from router.messages import Clock, InboundMessage, Outcome, Publisher
 from router.metrics import Metrics
-from router.rollup_store import RollupStore
-from router.rollups import merge_incs, rollup_changes
+from router.rollup_store import RollupBuffer
+from router.rollups import rollup_changes
 from router.storage import Storage
 from schemas.v1.feedback import FEEDBACK_ADAPTERS, Feedback
 
@@ -83,6 +82,7 @@ class FeedbackService:
         clock: Clock,
         tz: Any,
         metrics: Metrics,
+        rollups: RollupBuffer,
         max_body_bytes: int = 256 * 1024,
         concurrency: int = 16,
     ) -> None:
@@ -93,7 +93,7 @@ class FeedbackService:
         self._max_body = max_body_bytes
         self._concurrency = concurrency
         self._tz = tz
-        self._rollups = RollupStore(storage.rollups)
+        self._rollups = rollups
         self._work_seconds = domain.calendar.working_seconds_between
         self._ctx = FeedbackContext(
             router=domain.router,
@@ -130,15 +130,6 @@ class FeedbackService:
         self._metrics.feedback.labels(action=parsed.action, outcome=outcome.reason or "applied").inc()
         return outcome
 
-    async def _count(self, before: dict[str, Any], after: dict[str, Any]) -> None:
-        """KPI rollups (derived data; ``rollups rebuild`` repairs them): logged on failure, never fatal."""
-        try:
-            await self._rollups.apply(
-                merge_incs(rollup_changes(before, after, tz=self._tz, work_seconds=self._work_seconds))
-            )
-        except PyMongoError as exc:
-            log.warning("rollup_apply_failed", error=repr(exc))
-
     async def _apply(self, fb: Feedback, message_id: str) -> Outcome:
         for _ in range(MAX_CONFLICT_RETRIES):
             doc = await self._storage.get_ticket(fb.ticket_id)
@@ -163,7 +154,7 @@ class FeedbackService:
             if not stored:
                 log.info("ticket_changed_concurrently_retrying")
                 continue
-            await self._count(doc, plan.doc)
+            self._rollups.add(rollup_changes(doc, plan.doc, tz=self._tz, work_seconds=self._work_seconds))
             for label in plan.labels:
                 await self._storage.add_label(label)
             if plan.messages:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from pymongo.errors import PyMongoError
 
 from router.classification import Classifier
 from router.dedupe import find_merge_target
@@ -28,8 +27,8 @@ from router.lifecycle import OPEN
 from router.messages import Clock, InboundMessage, OutboundMessage, Outcome, Publisher
 from router.metrics import Metrics
 from router.plans import TicketPlan
-from router.rollup_store import RollupStore
-from router.rollups import RollupInc, WorkSeconds, merge_incs, rollup_changes
+from router.rollup_store import RollupBuffer
+from router.rollups import WorkSeconds, rollup_changes
 from router.routing import Router
 from router.sla import DeadlineCalculator
 from router.storage import Storage
@@ -61,6 +60,7 @@ class IntakeService:
         tz: Any,
         metrics: Metrics,
         work_seconds: WorkSeconds,
+        rollups: RollupBuffer,
         options: IntakeOptions = IntakeOptions(),
     ) -> None:
         self._storage = storage
@@ -72,7 +72,7 @@ class IntakeService:
         self._tz = tz
         self._metrics = metrics
         self._options = options
-        self._rollups = RollupStore(storage.rollups)
+        self._rollups = rollups
         self._work_seconds = work_seconds
 
     async def handle(self, batch: Sequence[InboundMessage]) -> list[Outcome]:
@@ -153,25 +153,20 @@ class IntakeService:
         if not keys:
             return {}
         found: dict[str, list[dict[str, Any]]] = {}
+        since = now - self._options.merge_window
+        open_states = {s.value for s in OPEN}
+        # only the indexed equality in the query; the window and state are checked here
         cursor = self._storage.tickets.find(
-            {
-                "caller_key": {"$in": sorted(keys)},
-                "received_at": {"$gte": now - self._options.merge_window},
-                "state": {"$in": sorted(s.value for s in OPEN)},
-            },
-            {"content": 1, "caller_key": 1},
+            {"caller_key": {"$in": sorted(keys)}},
+            {"content": 1, "caller_key": 1, "state": 1, "received_at": 1},
         )
         async for doc in cursor:
-            found.setdefault(doc["caller_key"], []).append(doc)
+            received = doc["received_at"]
+            if received.tzinfo is None:
+                received = received.replace(tzinfo=UTC)
+            if doc["state"] in open_states and received >= since:
+                found.setdefault(doc["caller_key"], []).append(doc)
         return found
-
-    async def _count(self, incs: list[RollupInc]) -> None:
-        """KPI rollups are derived data: a failure is logged, never fails the batch (``rollups rebuild``
-        repairs them); failing would not help either, the redelivery is a duplicate and counts nothing."""
-        try:
-            await self._rollups.apply(merge_incs(incs))
-        except PyMongoError as exc:
-            log.warning("rollup_apply_failed", error=repr(exc))
 
     async def _store_and_publish(self, plans: list[TicketPlan], now: datetime) -> set[str]:
         messages = [m for plan in plans for m in plan.messages]
@@ -182,13 +177,11 @@ class IntakeService:
         await self._storage.add_timers([t for plan in plans for t in plan.timers])
         result = await self._storage.insert_tickets([plan.doc for plan in plans])
         inserted = set(result.inserted)
-        await self._count(
-            [
-                i
-                for p in plans
-                if p.doc["_id"] in inserted
-                for i in rollup_changes(None, p.doc, tz=self._tz, work_seconds=self._work_seconds)
-            ]
+        self._rollups.add(
+            i
+            for p in plans
+            if p.doc["_id"] in inserted
+            for i in rollup_changes(None, p.doc, tz=self._tz, work_seconds=self._work_seconds)
         )
         to_send: list[OutboundMessage] = [m for m in messages if m.ticket_id in inserted]
         if messages:

@@ -45,15 +45,17 @@ async def running(
             await runner.cleanup()  # stops consuming, finishes in-flight work, closes
 
 
-async def wait_for_signal() -> None:
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM/SIGINT; installed before start-up so that an early stop is not lost."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("shutdown_requested")
+    return stop
 
 
 async def serve(settings: Settings, role: Role) -> None:
+    stop = stop_on_signals()
     async with running(settings, role):
-        await wait_for_signal()
+        await stop.wait()
+        log.info("shutdown_requested")

@@ -35,7 +35,7 @@ from router.messages import Clock, Exchange
 from router.metrics import Metrics
 from router.outbox import OutboxRelay
 from router.recompute import recompute_provisional
-from router.rollup_store import RollupStore
+from router.rollup_store import RollupBuffer, RollupStore
 from router.scheduler import TimerScheduler
 from router.storage import Doc, Storage, connect
 from schemas.v1.vocab import Hotline
@@ -91,6 +91,7 @@ class Service:
         self._consumers: list[BatchConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.components: Components | None = None
+        self._rollups: RollupBuffer | None = None
 
     # --- life cycle -------------------------------------------------------------------------------
 
@@ -112,6 +113,7 @@ class Service:
             delivery_limit=s.delivery_limit,
         )
         publisher = AmqpPublisher(topology)
+        self._rollups = RollupBuffer(RollupStore(storage.rollups))
         intake = IntakeService(
             storage=storage,
             publisher=publisher,
@@ -122,6 +124,7 @@ class Service:
             tz=self.tz,
             metrics=self.metrics,
             work_seconds=self.domain.calendar.working_seconds_between,
+            rollups=self._rollups,
             options=IntakeOptions(max_body_bytes=s.max_body_bytes),
         )
         feedback = FeedbackService(
@@ -131,6 +134,7 @@ class Service:
             clock=self.clock,
             tz=self.tz,
             metrics=self.metrics,
+            rollups=self._rollups,
         )
         relay = OutboxRelay(
             storage=storage,
@@ -152,6 +156,7 @@ class Service:
         self.components = Components(storage, publisher, topology, intake, feedback, relay, scheduler)
 
         if self.role in (Role.ALL, Role.CONSUMERS):
+            self._tasks.append(asyncio.create_task(self._rollups.run_forever(), name="rollup-flush"))
             await self._start_consumers(topology)
         if self.role in (Role.ALL, Role.TIMERS):
             self._tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
@@ -185,6 +190,7 @@ class Service:
                 dead,
                 batch_size=s.batch_size,
                 wait_s=s.batch_wait_ms / 1000,
+                concurrency=s.intake_concurrency,
             )
             await consumer.start()
             self._consumers.append(consumer)

@@ -61,6 +61,7 @@ class Storage:
         self.labels: AsyncCollection[Doc] = db["labels"]
 
     async def ensure_indexes(self) -> None:
+        # kept to what the service queries: every index costs each insert on the intake hot path
         await self.tickets.create_indexes(
             [
                 IndexModel(
@@ -69,15 +70,7 @@ class Storage:
                     name="hotline_external_id",
                 ),
                 IndexModel([("state", ASCENDING), ("department", ASCENDING)], name="state_department"),
-                IndexModel(
-                    [("department", ASCENDING), ("received_at", DESCENDING)], name="department_received"
-                ),
-                IndexModel([("received_at", DESCENDING)], name="received_at"),
-                IndexModel(
-                    [("caller_key", ASCENDING), ("received_at", DESCENDING)],
-                    name="caller_recent",
-                    partialFilterExpression={"caller_key": {"$type": "string"}},
-                ),
+                IndexModel([("caller_key", ASCENDING)], name="caller_key"),
             ]
         )
         await self.outbox.create_indexes(
