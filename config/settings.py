@@ -19,7 +19,10 @@ class Settings(BaseSettings):
     mongo_db: str = Field(default="hotline", validation_alias="MONGO_DB")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
     http_port: int = Field(default=8080, ge=0, le=65535, validation_alias="HTTP_PORT")
-    jwt_secret: SecretStr = Field(default=SecretStr("dev-only-change-me"), validation_alias="JWT_SECRET")
+    #: the default is for development only (set JWT_SECRET, >= 32 bytes, in production)
+    jwt_secret: SecretStr = Field(
+        default=SecretStr("dev-only-not-a-secret-set-JWT_SECRET-in-production"), validation_alias="JWT_SECRET"
+    )
     config_dir: Path = Field(default=PACKAGED_CONFIG_DIR, validation_alias="CONFIG_DIR")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console", "auto"] = Field(default="auto", validation_alias="LOG_FORMAT")

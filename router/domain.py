@@ -45,6 +45,43 @@ class PolicyDeadlines:
             calendar_version=d.calendar_version,
         )
 
+    def extended(self, doc: dict[str, Any], *, days: int, requested_at: datetime) -> DeadlineSet:
+        """The ticket's deadlines after a supervisor approved ``days`` more working days
+        (raises ``deadlines.ExtensionRejected`` when the request was too late or over the limit)."""
+        stored = doc["deadlines"]
+        c = doc["classification"]
+        hotline = Hotline(doc["hotline"])
+        current = dl.Deadlines(
+            received_at=_aware(doc["received_at"]),
+            start=_aware(doc["dispatched_at"]),
+            type=TicketType(c["type"]),
+            urgency=Urgency(c["urgency"]),
+            hotline=hotline,
+            sign_due=_aware(stored["sign_due"]),
+            sign_warn_at=_aware(stored["sign_warn_at"]),
+            reply_due=_aware(stored["reply_due"]),
+            reply_warn_at=_aware(stored["reply_warn_at"]),
+            provisional=bool(stored["provisional"]),
+            policy_version=stored["policy_version"],
+            calendar_version=stored["calendar_version"],
+            extension_working_days=int(stored.get("extension_working_days", 0)),
+        )
+        new = dl.apply_extension(current, requested_at, days, policy=self.policy, calendar=self.calendar)
+        cal = self.calendar
+        late_after = self.policy.rules_for(hotline).circular_after_working_days
+        return DeadlineSet(
+            sign_due=new.sign_due,
+            reply_due=new.reply_due,
+            sign_warn_at=new.sign_warn_at,
+            reply_warn_at=new.reply_warn_at,
+            return_until=_aware(stored["return_until"]) if stored.get("return_until") else None,
+            circular_at=cal.start_of_day(cal.add_working_days(cal.local_date(new.reply_due), late_after + 1)),
+            provisional=new.provisional,
+            policy_version=new.policy_version,
+            calendar_version=new.calendar_version,
+            extension_working_days=new.extension_working_days,
+        )
+
     def for_triage(self, *, received_at: datetime, hotline: Hotline) -> DeadlineSet:
         due = dl.dispatch_due(received_at, hotline, policy=self.policy, calendar=self.calendar)
         return DeadlineSet(
@@ -56,6 +93,10 @@ class PolicyDeadlines:
             policy_version=self.policy.version,
             calendar_version=self.calendar.version,
         )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,11 @@ def stop_on_signals() -> asyncio.Event:
 
 async def serve(settings: Settings, role: Role) -> None:
     stop = stop_on_signals()
+    if (
+        settings.jwt_secret.get_secret_value()
+        == Settings.model_fields["jwt_secret"].default.get_secret_value()
+    ):
+        log.warning("jwt_secret_is_the_development_default", hint="set JWT_SECRET (>= 32 bytes)")
     async with running(settings, role):
         await stop.wait()
         log.info("shutdown_requested")

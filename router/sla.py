@@ -27,6 +27,8 @@ class DeadlineSet:
     dispatch_warn_at: datetime | None = None
     #: more than N working days past ``reply_due`` → 通报 (circular)
     circular_at: datetime | None = None
+    #: approved extensions (延期) included in ``reply_due``
+    extension_working_days: int = 0
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -38,6 +40,7 @@ class DeadlineSet:
             "dispatch_due": self.dispatch_due,
             "dispatch_warn_at": self.dispatch_warn_at,
             "circular_at": self.circular_at,
+            "extension_working_days": self.extension_working_days,
             "provisional": self.provisional,
             "policy_version": self.policy_version,
             "calendar_version": self.calendar_version,

@@ -123,3 +123,84 @@ def test_serve_stops_gracefully_on_sigterm(settings: Settings, tmp_path: Path) -
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == 0
     assert '"shutdown_requested"' in rest and '"service_stopped"' in rest
+
+
+async def test_supervisor_approves_an_extension_and_only_then_the_deadline_moves(
+    settings: Settings, domain: Domain
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from router.tokens import mint
+    from tests.integration.amqp_helpers import Peer, wait_until
+
+    secret = settings.jwt_secret.get_secret_value()
+    now = datetime.now(UTC)
+
+    def token(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint(secret, role, now=now, ttl=timedelta(minutes=5))}"}
+
+    async with running(settings) as (service, base), Peer(settings) as peer, aiohttp.ClientSession() as http:
+        await peer.intake(
+            {
+                "hotline": "12328",
+                "external_id": "EXT-1",
+                "received_at": now.isoformat(),
+                "content": "乘客反映鲁A12345出租车司机拒载，要求处理",
+                "address": "济南市历下区",
+            }
+        )
+        (dispatch,) = await peer.drain(peer.names.department_queue("jinan-taxi"), expect=1, timeout=20)
+        tid = dispatch.json["ticket_id"]
+        assert service.components is not None
+        storage = service.components.storage
+        for days in (3, 2):
+            await peer.feedback(
+                "dept.jinan-taxi.extension",
+                {
+                    "ticket_id": tid,
+                    "department": "jinan-taxi",
+                    "at": datetime.now(UTC).isoformat(),
+                    "days": days,
+                    "reason": "需现场核查",
+                },
+            )
+
+        async def two_requests() -> bool:
+            doc = await storage.get_ticket(tid)
+            return doc is not None and len(doc.get("extensions", [])) == 2
+
+        await wait_until(two_requests, timeout=20, what="both extension requests recorded")
+        before = await storage.get_ticket(tid)
+        assert before is not None
+        old_due = before["deadlines"]["reply_due"]
+
+        url = f"{base}/v1/tickets/{tid}/extensions/1/approve"
+        async with http.post(url) as r:
+            assert r.status == 401 and (await r.json())["error"]["code"] == "unauthorized"
+        async with http.post(url, headers=token("department:jinan-taxi")) as r:
+            assert r.status == 403
+        async with http.post(f"{base}/v1/tickets/{tid}/extensions/2/deny", headers=token("supervisor")) as r:
+            assert r.status == 200 and (await r.json())["extension"]["state"] == "denied"
+        after_deny = await storage.get_ticket(tid)
+        assert after_deny is not None and after_deny["deadlines"]["reply_due"] == old_due, (
+            "a denial moves nothing"
+        )
+
+        async with http.post(url, headers=token("supervisor"), json={"comment": "同意"}) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        assert (
+            body["extension"] == {"n": 1, "state": "approved", "days": 3}
+            and body["extension_working_days"] == 3
+        )
+        doc = await storage.get_ticket(tid)
+        assert doc is not None
+        new_due = doc["deadlines"]["reply_due"]
+        cal = domain.calendar
+        assert cal.local_date(new_due) == cal.add_working_days(cal.local_date(old_due), 3)
+        timer = await storage.timers.find_one({"ticket_id": tid, "kind": "sla"})
+        assert timer is not None
+        assert next(s for s in timer["steps"] if s["name"] == "reply.breach")["due"] == new_due
+        async with http.post(url, headers=token("supervisor")) as r:
+            assert r.status == 409 and (await r.json())["error"]["code"] == "already_decided"
+        assert await storage.audit.count_documents({"ticket_id": tid}) == 2
