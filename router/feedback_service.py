@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from router.domain import Domain
 from router.feedback import FeedbackContext, FeedbackRejected, apply_feedback
-from router.messages import Clock, InboundMessage, Outcome, Publisher
+from router.messages import Clock, InboundMessage, Outcome, Publisher, invalid_body, oversize
 from router.metrics import Metrics
 from router.rollup_store import RollupBuffer
 from router.rollups import rollup_changes
@@ -30,8 +30,9 @@ MAX_CONFLICT_RETRIES = 5
 
 
 def parse_feedback(message: InboundMessage, *, max_body_bytes: int) -> Feedback | Outcome:
-    if len(message.body) > max_body_bytes:
-        return Outcome.reject("oversize", f"body is {len(message.body)} bytes, the limit is {max_body_bytes}")
+    too_big = oversize(message, max_body_bytes)
+    if too_big is not None:
+        return too_big
     key = message.routing_key
     parts = key.split(".")
     department: str | None = None
@@ -50,11 +51,7 @@ def parse_feedback(message: InboundMessage, *, max_body_bytes: int) -> Feedback 
     try:
         fb = FEEDBACK_ADAPTERS[action].validate_json(message.body)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        if any(e["type"] in {"json_invalid", "json_type"} for e in errors):
-            return Outcome.reject("malformed_json", errors[0]["msg"])
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:10])
-        return Outcome.reject("schema_violation", detail)
+        return invalid_body(exc)
     if department is not None and getattr(fb, "department", None) != department:
         return Outcome.reject(
             "department_mismatch",

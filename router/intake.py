@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from router.classification import Classification
 from router.events import event
 from router.lifecycle import transition
-from router.messages import InboundMessage, Outcome
+from router.messages import InboundMessage, Outcome, invalid_body, oversize
 from router.plans import TicketPlan, dispatch, emit, move, transfer, triage
 from router.routing import RouteDecision
 from router.sla import DeadlineSet
@@ -36,8 +36,9 @@ class Parsed:
 
 def parse_intake(message: InboundMessage, *, max_body_bytes: int) -> Parsed | Outcome:
     """Validate one intake delivery; an ``Outcome`` (reject) says precisely what was wrong."""
-    if len(message.body) > max_body_bytes:
-        return Outcome.reject("oversize", f"body is {len(message.body)} bytes, the limit is {max_body_bytes}")
+    too_big = oversize(message, max_body_bytes)
+    if too_big is not None:
+        return too_big
     hotline = INTAKE_KEYS.get(message.routing_key)
     if hotline is None:
         return Outcome.reject(
@@ -47,11 +48,7 @@ def parse_intake(message: InboundMessage, *, max_body_bytes: int) -> Parsed | Ou
     try:
         intake = INTAKE_ADAPTER.validate_json(message.body)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        if any(e["type"] in {"json_invalid", "json_type"} for e in errors):
-            return Outcome.reject("malformed_json", errors[0]["msg"])
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:10])
-        return Outcome.reject("schema_violation", detail)
+        return invalid_body(exc)
     if intake.hotline is not hotline:
         return Outcome.reject(
             "hotline_mismatch",

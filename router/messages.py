@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 
 class Exchange(StrEnum):
@@ -94,6 +94,21 @@ class Outcome:
     @classmethod
     def reject(cls, reason: str, detail: str, ticket_id: str | None = None) -> Outcome:
         return cls(Verdict.REJECT, reason=reason, detail=detail[:2000], ticket_id=ticket_id)
+
+
+def invalid_body(exc: ValidationError) -> Outcome:
+    """The reject outcome for a body that failed validation: not JSON at all, or JSON of the wrong shape."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(e["type"] in {"json_invalid", "json_type"} for e in errors):
+        return Outcome.reject("malformed_json", errors[0]["msg"])
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:10])
+    return Outcome.reject("schema_violation", detail)
+
+
+def oversize(message: InboundMessage, max_body_bytes: int) -> Outcome | None:
+    if len(message.body) > max_body_bytes:
+        return Outcome.reject("oversize", f"body is {len(message.body)} bytes, the limit is {max_body_bytes}")
+    return None
 
 
 class Publisher(Protocol):

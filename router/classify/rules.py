@@ -12,7 +12,7 @@ Rules with ``hotlines`` only fire on tickets of those hotlines.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from config.classifier import ClassifierConfig, Rule, normalise_text  # noqa: F401 (re-export)
@@ -114,14 +114,6 @@ class RuleSet:
                 continue
             hits.append(Hit(c.rule.name, c.rule.label, c.rule.weight, c.domain_weight, tuple(words)))
         return hits
-
-
-def scores(hits: Sequence[Hit], prior: dict[str, float] | None = None) -> dict[str, float]:
-    """Sum of weights per label (on top of ``prior``)."""
-    out = dict(prior or {})
-    for h in hits:
-        out[h.label] = out.get(h.label, 0.0) + h.weight
-    return out
 
 
 @dataclass(frozen=True, slots=True)
