@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 
+def as_utc(value: datetime) -> datetime:
+    """An aware datetime; a naive one (as a MongoDB client without ``tz_aware`` returns) is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -4,7 +4,7 @@ SLA policy and working-day calendar. Invalid configuration fails here, at start-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from config.sla import SlaPolicy, load_sla_policy
 from router import deadlines as dl
 from router.calendar import WorkCalendar
 from router.classification import Classifier
+from router.clock import as_utc
 from router.routing import Router
 from router.sla import DeadlineSet
 from schemas.v1.vocab import Hotline, TicketType, Urgency
@@ -52,15 +53,15 @@ class PolicyDeadlines:
         c = doc["classification"]
         hotline = Hotline(doc["hotline"])
         current = dl.Deadlines(
-            received_at=_aware(doc["received_at"]),
-            start=_aware(doc["dispatched_at"]),
+            received_at=as_utc(doc["received_at"]),
+            start=as_utc(doc["dispatched_at"]),
             type=TicketType(c["type"]),
             urgency=Urgency(c["urgency"]),
             hotline=hotline,
-            sign_due=_aware(stored["sign_due"]),
-            sign_warn_at=_aware(stored["sign_warn_at"]),
-            reply_due=_aware(stored["reply_due"]),
-            reply_warn_at=_aware(stored["reply_warn_at"]),
+            sign_due=as_utc(stored["sign_due"]),
+            sign_warn_at=as_utc(stored["sign_warn_at"]),
+            reply_due=as_utc(stored["reply_due"]),
+            reply_warn_at=as_utc(stored["reply_warn_at"]),
             provisional=bool(stored["provisional"]),
             policy_version=stored["policy_version"],
             calendar_version=stored["calendar_version"],
@@ -74,7 +75,7 @@ class PolicyDeadlines:
             reply_due=new.reply_due,
             sign_warn_at=new.sign_warn_at,
             reply_warn_at=new.reply_warn_at,
-            return_until=_aware(stored["return_until"]) if stored.get("return_until") else None,
+            return_until=as_utc(stored["return_until"]) if stored.get("return_until") else None,
             circular_at=cal.start_of_day(cal.add_working_days(cal.local_date(new.reply_due), late_after + 1)),
             provisional=new.provisional,
             policy_version=new.policy_version,
@@ -93,10 +94,6 @@ class PolicyDeadlines:
             policy_version=self.policy.version,
             calendar_version=self.calendar.version,
         )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +124,7 @@ class Domain:
         """When an agent may next call this ticket's citizen (calling window, retry spacing, attempts)."""
         cb = ticket.get("callback") or {}
         results = cb.get("results") or []
-        last = results[-1]["at"] if results else None
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
+        last = as_utc(results[-1]["at"]) if results else None
         return dl.next_call_time(
             now,
             Hotline(ticket["hotline"]),

@@ -8,9 +8,10 @@ progress note, triage decision or callback result does to a ticket (DESIGN ยง4โ€
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from router.clock import as_utc
 from router.events import event
 from router.lifecycle import IllegalTransition
 from router.plans import SYSTEM, DispatchKind, TicketPlan, dispatch, emit, move, transfer, triage
@@ -92,7 +93,7 @@ def _aware(value: Any) -> datetime | None:
     if value is None:
         return None
     assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 def _assigned(plan: TicketPlan, department: str) -> None:

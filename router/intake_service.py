@@ -15,12 +15,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
 from router.classification import Classifier
+from router.clock import as_utc
 from router.dedupe import find_merge_target
 from router.intake import Parsed, parse_intake, plan_merge, plan_new_ticket
 from router.lifecycle import OPEN
@@ -161,10 +162,7 @@ class IntakeService:
             {"content": 1, "caller_key": 1, "state": 1, "received_at": 1},
         )
         async for doc in cursor:
-            received = doc["received_at"]
-            if received.tzinfo is None:
-                received = received.replace(tzinfo=UTC)
-            if doc["state"] in open_states and received >= since:
+            if doc["state"] in open_states and as_utc(doc["received_at"]) >= since:
                 found.setdefault(doc["caller_key"], []).append(doc)
         return found
 

@@ -9,11 +9,11 @@ fired stay fired, the others get the new due times.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from router.clock import as_utc
 from router.lifecycle import WITH_DEPARTMENT
 from router.messages import Clock
 from router.sla import DeadlineCalculator
@@ -54,9 +54,7 @@ async def recompute_provisional(
     )
     async for doc in cursor:
         c = doc["classification"]
-        dispatched_at: datetime = doc["dispatched_at"]
-        if dispatched_at.tzinfo is None:
-            dispatched_at = dispatched_at.replace(tzinfo=UTC)
+        dispatched_at = as_utc(doc["dispatched_at"])
         fresh = deadlines.for_dispatch(
             at=dispatched_at,
             type=TicketType(c["type"]),

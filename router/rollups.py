@@ -47,10 +47,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from router.clock import as_utc
 from schemas.v1.vocab import CallbackOutcome, ReturnReason, Satisfaction, TicketState
 
 S = TicketState
@@ -137,7 +138,7 @@ def rollup_id(department: str, day: date, hotline: str) -> str:
 def _aware(value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError(f"expected a datetime, got {value!r}")
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 def _department_of(actor: Any) -> str | None:

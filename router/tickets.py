@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from router.classification import AreaMatch, Classification, TicketText
+from router.clock import as_utc
 from router.lifecycle import HistoryEntry
 from router.privacy import mask_name, mask_phone
 from schemas.v1.dispatch import Deadlines, DispatchMessage, MaskedCaller, TransferMessage
@@ -233,14 +234,10 @@ def transfer_body(doc: dict[str, Any], *, to: Hotline, reason: str) -> TransferM
 
 
 def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
+    return as_utc(value).isoformat()
 
 
 def _local(value: datetime | None, tz: Any) -> datetime | None:
     if value is None:
         return None
-    if value.tzinfo is None:  # values read back from MongoDB are naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(tz)
+    return as_utc(value).astimezone(tz)

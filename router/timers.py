@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from router.clock import as_utc
 from router.events import event
 from router.messages import OutboundMessage
 from router.sla import DeadlineSet
@@ -105,17 +106,13 @@ class Evaluation:
         return self.next_due is None
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def evaluate(
     timer: dict[str, Any], ticket: dict[str, Any] | None, now: datetime, *, call_time: CallTime, window: str
 ) -> Evaluation:
     steps = timer["steps"]
     i = int(timer["next"])
     ev = Evaluation(next_index=i, next_due=None)
-    while i < len(steps) and _aware(steps[i]["due"]) <= now:
+    while i < len(steps) and as_utc(steps[i]["due"]) <= now:
         step = steps[i]
         if not _applies(timer, step, ticket):
             ev.dropped.append(step["name"])
@@ -136,7 +133,7 @@ def evaluate(
         ev.fired.append(step["name"])
         i += 1
     ev.next_index = i
-    ev.next_due = _aware(steps[i]["due"]) if i < len(steps) else None
+    ev.next_due = as_utc(steps[i]["due"]) if i < len(steps) else None
     return ev
 
 
@@ -155,7 +152,7 @@ def step_messages(
     timer: dict[str, Any], step: dict[str, Any], ticket: dict[str, Any], now: datetime, *, window: str
 ) -> list[OutboundMessage]:
     name: str = step["name"]
-    due = _aware(step["due"])
+    due = as_utc(step["due"])
     mid = f"{timer['_id']}.{name}"
     if name == "callback.due":
         phone = (ticket.get("caller") or {}).get("phone")
@@ -174,7 +171,7 @@ def step_messages(
     dept = ticket.get("department") or "triage"
     deadline_key = {"sign": "sign_due", "reply": "reply_due", "dispatch": "dispatch_due"}[clock]
     clock_due = (
-        _aware(ticket["deadlines"][deadline_key]) if ticket.get("deadlines", {}).get(deadline_key) else due
+        as_utc(ticket["deadlines"][deadline_key]) if ticket.get("deadlines", {}).get(deadline_key) else due
     )
     fields: dict[str, Any] = {
         "clock": clock,
