@@ -139,41 +139,53 @@ def scores_with_prior(hits: Sequence[Hit], prior: Mapping[str, float]) -> dict[s
     return out
 
 
-def decide_type(ticket: TicketText, hits: LexiconHits, config: ClassifierConfig) -> FieldDecision:
-    d = config.defaults
-    s = scores_with_prior(hits.type, {k.value: v for k, v in d.type_prior.items()})
-    if ticket.reported_type is not None:
-        s[ticket.reported_type.value] = s.get(ticket.reported_type.value, 0.0) + d.reported_type_weight
-    probs = softmax({t: s.get(t, 0.0) for t in _TYPES})
-    order = _TYPES
-    label = _best(probs, order)
+def _decide_with_agent_evidence(
+    field: str,
+    labels: Sequence[str],
+    hits: Sequence[Hit],
+    *,
+    prior: Mapping[str, float],
+    reported: str | None,
+    reported_weight: float,
+) -> FieldDecision:
+    """Lexicon hits on top of a prior, with the agent's choice as evidence (not truth); ties go to the
+    label listed first in ``labels``."""
+    s = scores_with_prior(hits, prior)
+    if reported is not None:
+        s[reported] = s.get(reported, 0.0) + reported_weight
+    probs = softmax({x: s.get(x, 0.0) for x in labels})
+    label = _best(probs, labels)
     parts = []
-    why = _rules_text(hits.type, label)
+    why = _rules_text(hits, label)
     if why:
         parts.append(f"rule {why}")
-    if ticket.reported_type is not None and ticket.reported_type.value == label:
+    if reported == label:
         parts.append("agent's choice")
     return FieldDecision(
-        label, probs[label], f"type {label} ({'; '.join(parts) or 'default'}) → {probs[label]:.2f}"
+        label, probs[label], f"{field} {label} ({'; '.join(parts) or 'default'}) → {probs[label]:.2f}"
+    )
+
+
+def decide_type(ticket: TicketText, hits: LexiconHits, config: ClassifierConfig) -> FieldDecision:
+    d = config.defaults
+    return _decide_with_agent_evidence(
+        "type",
+        _TYPES,
+        hits.type,
+        prior={k.value: v for k, v in d.type_prior.items()},
+        reported=ticket.reported_type.value if ticket.reported_type is not None else None,
+        reported_weight=d.reported_type_weight,
     )
 
 
 def decide_urgency(ticket: TicketText, hits: LexiconHits, config: ClassifierConfig) -> FieldDecision:
     d = config.defaults
-    s = scores_with_prior(hits.urgency, {k.value: v for k, v in d.urgency_prior.items()})
-    if ticket.reported_urgency is not None:
-        key = ticket.reported_urgency.value
-        s[key] = s.get(key, 0.0) + d.reported_urgency_weight
-    probs = softmax({u: s.get(u, 0.0) for u in _URGENCIES})
-    # prefer the more urgent label on a tie: missing a real emergency costs more than a fast reply
-    order = _URGENCIES
-    label = _best(probs, order)
-    parts = []
-    why = _rules_text(hits.urgency, label)
-    if why:
-        parts.append(f"rule {why}")
-    if ticket.reported_urgency is not None and ticket.reported_urgency.value == label:
-        parts.append("agent's choice")
-    return FieldDecision(
-        label, probs[label], f"urgency {label} ({'; '.join(parts) or 'default'}) → {probs[label]:.2f}"
+    # _URGENCIES lists the most urgent first: on a tie, missing a real emergency costs more
+    return _decide_with_agent_evidence(
+        "urgency",
+        _URGENCIES,
+        hits.urgency,
+        prior={k.value: v for k, v in d.urgency_prior.items()},
+        reported=ticket.reported_urgency.value if ticket.reported_urgency is not None else None,
+        reported_weight=d.reported_urgency_weight,
     )
