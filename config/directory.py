@@ -14,9 +14,9 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.files import read_yaml
 from router.areas import GazetteerError, load_gazetteer
 from schemas.v1.vocab import Domain, Hotline, Transport
 
@@ -224,12 +224,7 @@ def load_directory(config_dir: Path, *, known_areas: Collection[str] | None = No
     ``config_dir`` (``areas.yaml``).
     """
     path = config_dir / DEPARTMENTS_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DirectoryError(f"{path}: cannot read the departments directory: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise DirectoryError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "departments directory", DirectoryError)
     try:
         parsed = DirectoryFile.model_validate(raw)
     except ValidationError as exc:

@@ -26,9 +26,9 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.files import read_yaml
 from router.classification import AreaMatch, TicketText
 
 AREAS_FILE = "areas.yaml"
@@ -153,12 +153,7 @@ class Gazetteer(_Strict):
 def load_gazetteer(config_dir: Path) -> Gazetteer:
     """Read and validate ``<config_dir>/areas.yaml``."""
     path = config_dir / AREAS_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GazetteerError(f"{path}: cannot read the gazetteer: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise GazetteerError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "gazetteer", GazetteerError)
     try:
         return Gazetteer.model_validate(raw)
     except ValidationError as exc:

@@ -25,7 +25,6 @@ from schemas.v1.intake import INTAKE_ADAPTER
 from schemas.v1.vocab import Hotline, RouteAction, TicketState
 
 INTAKE_KEYS = {f"ticket.{h.value}": h for h in Hotline}
-SYSTEM = "router"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.directory import Department, Directory, load_directory
+from config.files import read_yaml
 from router.areas import format_validation_errors
 from router.classification import Classification
 from schemas.v1.vocab import Domain, Hotline, RouteAction, TicketType, Transport
@@ -107,12 +107,7 @@ class RoutingPolicy(BaseModel):
 def load_policy(config_dir: Path) -> RoutingPolicy:
     """Read and validate ``<config_dir>/routing.yaml``."""
     path = config_dir / ROUTING_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RoutingConfigError(f"{path}: cannot read the routing rules: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RoutingConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "routing rules", RoutingConfigError)
     try:
         return RoutingPolicy.model_validate(raw)
     except ValidationError as exc:
