@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import ahocorasick
+
 from config.classifier import ClassifierConfig, Rule, normalise_text  # noqa: F401 (re-export)
 
 
@@ -36,6 +38,7 @@ class Hit:
 class _Compiled:
     rule: Rule
     keywords: tuple[str, ...]
+    keyword_set: frozenset[str]
     patterns: tuple[re.Pattern[str], ...]
     unless: tuple[str, ...]
     domain_weight: float
@@ -82,6 +85,7 @@ class RuleSet:
             _Compiled(
                 rule=r,
                 keywords=tuple(dict.fromkeys(r.keywords)),
+                keyword_set=frozenset(r.keywords),
                 patterns=tuple(re.compile(p) for p in r.regex),
                 unless=tuple(r.unless),
                 domain_weight=r.weight if r.domain_weight is None else r.domain_weight,
@@ -90,20 +94,42 @@ class RuleSet:
             for r in rules
         )
 
+        # one Aho-Corasick pass finds every keyword of the section that occurs in a text; rules are
+        # then checked against that small set instead of searching the text once per keyword
+        self._automaton: ahocorasick.Automaton | None = None
+        keywords = {k for c in self._rules for k in c.keywords}
+        if keywords:
+            self._automaton = ahocorasick.Automaton()
+            for k in keywords:
+                self._automaton.add_word(k, k)
+            self._automaton.make_automaton()
+
     def __len__(self) -> int:
         return len(self._rules)
+
+    def _present(self, text: str) -> set[str]:
+        if self._automaton is None:
+            return set()
+        return {k for _, k in self._automaton.iter(text)}
 
     def match(self, text: str, hotline: str | None = None) -> list[Hit]:
         """The rules that fire on ``text`` (already normalised with :func:`normalise_text`) of a
         ticket to ``hotline`` (``None``: hotline-specific rules do not fire)."""
         hits: list[Hit] = []
         longer = self._longer
+        present = self._present(text)
         for c in self._rules:
             if c.hotlines and hotline not in c.hotlines:
                 continue
-            words = [
-                k for k in c.keywords if k in text and (k not in longer or _occurs_alone(text, k, longer[k]))
-            ]
+            words = (
+                [
+                    k
+                    for k in c.keywords
+                    if k in present and (k not in longer or _occurs_alone(text, k, longer[k]))
+                ]
+                if not c.keyword_set.isdisjoint(present)
+                else []
+            )
             for p in c.patterns:
                 m = p.search(text)
                 if m:
