@@ -99,6 +99,10 @@ class ModelMeta:
     trained_at: str
     #: weight of the word block (0 = characters only); words are matched by :func:`segment`
     word_weight: float = 0.0
+    #: the head block: char n-grams of the first ``head_length`` characters only (a message's title,
+    #: a ticket's gist), × ``head_weight``; 0 = no head block
+    head_length: int = 0
+    head_weight: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -111,6 +115,8 @@ class ModelMeta:
             "ngram_max": self.ngram_max,
             "temperature": self.temperature,
             "word_weight": self.word_weight,
+            "head_length": self.head_length,
+            "head_weight": self.head_weight,
             "trained_at": self.trained_at,
             "metrics": self.metrics,
             "params": self.params,
@@ -119,7 +125,8 @@ class ModelMeta:
 
 class TextModel:
     """Char n-gram TF-IDF (sublinear tf, l2) ⊕ word TF-IDF (sublinear tf, l2, × ``word_weight``)
-    → linear scores → softmax with a fitted temperature."""
+    ⊕ head char n-gram TF-IDF (first ``head_length`` characters, × ``head_weight``) → linear scores
+    → softmax with a fitted temperature."""
 
     def __init__(
         self,
@@ -131,14 +138,19 @@ class TextModel:
         *,
         words: Sequence[str] = (),
         word_idf: FloatArray | None = None,
+        head_terms: Sequence[str] = (),
+        head_idf: FloatArray | None = None,
     ) -> None:
         n_classes, n_features = coef.shape
         w_idf = np.zeros(0, dtype=np.float32) if word_idf is None else word_idf
+        h_idf = np.zeros(0, dtype=np.float32) if head_idf is None else head_idf
         if (
-            len(terms) + len(words) != n_features
+            len(terms) + len(words) + len(head_terms) != n_features
             or idf.shape != (len(terms),)
             or w_idf.shape != (len(words),)
+            or h_idf.shape != (len(head_terms),)
             or intercept.shape != (n_classes,)
+            or (len(head_terms) > 0) != (meta.head_length > 0)
         ):
             raise ValueError("model arrays do not agree in shape")
         if len(meta.classes) != n_classes:
@@ -150,7 +162,10 @@ class TextModel:
         self.word_idf = w_idf.astype(np.float32)
         self._word_vocab = {w: i for i, w in enumerate(self.words)}
         self._word_prefixes = word_prefixes(self.words)
-        self._all_terms = self.terms + self.words
+        self.head_terms = list(head_terms)
+        self.head_idf = h_idf.astype(np.float32)
+        self._head_vocab = {t: i for i, t in enumerate(self.head_terms)}
+        self._all_terms = self.terms + self.words + self.head_terms
         self.coef = np.ascontiguousarray(coef, dtype=np.float32)
         self.coef_t = np.ascontiguousarray(self.coef.T)
         self.intercept = intercept.astype(np.float32)
@@ -167,11 +182,16 @@ class TextModel:
 
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows for already-normalised texts (see :func:`model_text`)."""
-        x = self._char_features(texts)
-        if not self.words:
-            return x
-        xw = self._word_features(texts)
-        return sp.hstack([x, xw], format="csr", dtype=np.float32)
+        blocks = [self._char_features(texts, self._vocab, self.idf, 1.0)]
+        if self.words:
+            blocks.append(self._word_features(texts))
+        if self.head_terms:
+            n = self.meta.head_length
+            heads = [t[:n] for t in texts]
+            blocks.append(self._char_features(heads, self._head_vocab, self.head_idf, self.meta.head_weight))
+        if len(blocks) == 1:
+            return blocks[0]
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def _word_features(self, texts: Sequence[str]) -> sp.csr_matrix:
         ids: list[int] = []
@@ -181,8 +201,10 @@ class TextModel:
             indptr.append(len(ids))
         return self._tfidf(ids, indptr, len(texts), self.word_idf, self.meta.word_weight)
 
-    def _char_features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        get = self._vocab.get
+    def _char_features(
+        self, texts: Sequence[str], vocab: Mapping[str, int], idf: FloatArray, weight: float
+    ) -> sp.csr_matrix:
+        get = vocab.get
         ngrams = self._ngrams
         ids: list[int] = []
         for text in texts:
@@ -195,7 +217,7 @@ class TextModel:
         ends = np.flatnonzero(arr == -2)
         keep = arr >= 0
         indptr = np.concatenate(([0], np.cumsum(keep)[ends]))
-        return self._tfidf(arr[keep], indptr, len(texts), self.idf, 1.0)
+        return self._tfidf(arr[keep], indptr, len(texts), idf, weight)
 
     @staticmethod
     def _tfidf(
@@ -261,6 +283,8 @@ class TextModel:
             intercept=self.intercept.astype(np.float32),
             words=np.array(self.words, dtype=np.str_),
             word_idf=self.word_idf.astype(np.float32),
+            head_terms=np.array(self.head_terms, dtype=np.str_),
+            head_idf=self.head_idf.astype(np.float32),
         )
         npz.with_suffix(".json").write_text(
             json.dumps(self.meta.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -285,6 +309,8 @@ class TextModel:
                 ngram_max=int(raw["ngram_max"]),
                 temperature=float(raw["temperature"]),
                 word_weight=float(raw.get("word_weight", 0.0)),
+                head_length=int(raw.get("head_length", 0)),
+                head_weight=float(raw.get("head_weight", 0.0)),
                 trained_at=str(raw.get("trained_at", "")),
                 metrics=dict(raw.get("metrics", {})),
                 params=dict(raw.get("params", {})),
@@ -299,11 +325,23 @@ class TextModel:
                 intercept = z["intercept"]
                 words = z["words"] if "words" in z.files else np.zeros(0, dtype=np.str_)
                 word_idf = z["word_idf"] if "word_idf" in z.files else np.zeros(0, dtype=np.float32)
+                head_terms = z["head_terms"] if "head_terms" in z.files else np.zeros(0, dtype=np.str_)
+                head_idf = z["head_idf"] if "head_idf" in z.files else np.zeros(0, dtype=np.float32)
         except (OSError, KeyError, ValueError) as exc:
             raise ModelFileError(npz, f"cannot read model arrays: {exc}") from exc
-        if terms.dtype.kind != "U" or (len(words) and words.dtype.kind != "U"):
-            raise ModelFileError(npz, "terms and words must be unicode arrays")
+        if any(len(a) and a.dtype.kind != "U" for a in (terms, words, head_terms)):
+            raise ModelFileError(npz, "terms, words and head terms must be unicode arrays")
         try:
-            return cls(meta, terms.tolist(), idf, coef, intercept, words=words.tolist(), word_idf=word_idf)
+            return cls(
+                meta,
+                terms.tolist(),
+                idf,
+                coef,
+                intercept,
+                words=words.tolist(),
+                word_idf=word_idf,
+                head_terms=head_terms.tolist(),
+                head_idf=head_idf,
+            )
         except ValueError as exc:
             raise ModelFileError(npz, str(exc)) from exc

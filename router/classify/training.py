@@ -60,6 +60,12 @@ class TrainParams:
     #: the tokens file's own tokens; 2–6 characters, in ≥ ``min_df`` texts; the model then matches
     #: them by forward maximum matching (:func:`router.classify.model.segment`), here and at inference
     word_weight: float = 0.7
+    #: the head block: char 1–3-grams of the first ``head_length`` characters (a message's title, a
+    #: ticket's gist) as a separate block × ``head_weight``; 0 = off (issue 3 round 5: see docs)
+    head_length: int = 40
+    head_weight: float = 0.5
+    #: "balanced" weighs each domain inversely to its frequency (交通运输 is the smallest class)
+    class_weight: str | None = "balanced"
     #: also learn every lexicon keyword (transport rules with domain_weight ≥ 3, domain hints except
     #: 其他) as a one-word example of its domain: the board messages rarely use hotline words
     #: (拒载, ETC, 网约车), so without them the model is weak on short phone-call tickets
@@ -253,13 +259,21 @@ class _Fitted:
     word_idf: np.ndarray[Any, Any]
     clf: LinearSVC
     word_weight: float
+    head: TfidfVectorizer | None
+    head_length: int
+    head_weight: float
 
     def features(self, texts: Sequence[str]) -> Any:
-        norm = [model_text(t) for t in texts]
-        x = self.vec.transform(norm)
-        if not self.words:
-            return x
-        return sp.hstack([x, _word_matrix(norm, self.words, self.word_idf, self.word_weight)], format="csr")
+        return _features(
+            [model_text(t) for t in texts],
+            self.vec,
+            self.words,
+            self.word_idf,
+            self.word_weight,
+            self.head,
+            self.head_length,
+            self.head_weight,
+        )
 
     def decision_function(self, texts: Sequence[str]) -> Any:
         return self.clf.decision_function(self.features(texts))
@@ -277,10 +291,27 @@ def _word_matrix(norm: Sequence[str], words: list[str], idf: np.ndarray[Any, Any
     return TextModel._tfidf(ids, indptr, len(norm), idf.astype(np.float32), weight)
 
 
-def _fit(
-    texts: Any, tokens: Sequence[Sequence[str]], labels: Any, weights: Any, params: TrainParams
-) -> _Fitted:
-    vec = TfidfVectorizer(
+def _features(  # noqa: PLR0917 (the blocks of one feature matrix)
+    norm: Sequence[str],
+    vec: TfidfVectorizer,
+    words: list[str],
+    word_idf: np.ndarray[Any, Any],
+    word_weight: float,
+    head: TfidfVectorizer | None,
+    head_length: int,
+    head_weight: float,
+) -> Any:
+    """The feature matrix the service computes (:meth:`TextModel.features`): chars ⊕ words ⊕ head."""
+    blocks = [vec.transform(norm)]
+    if words:
+        blocks.append(_word_matrix(norm, words, word_idf, word_weight))
+    if head is not None:
+        blocks.append(head.transform([t[:head_length] for t in norm]) * head_weight)
+    return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+
+
+def _char_vectorizer(params: TrainParams) -> TfidfVectorizer:
+    return TfidfVectorizer(
         analyzer="char",
         ngram_range=(params.ngram_min, params.ngram_max),
         lowercase=False,
@@ -288,8 +319,14 @@ def _fit(
         min_df=params.min_df,
         dtype=np.float32,
     )
+
+
+def _fit(
+    texts: Any, tokens: Sequence[Sequence[str]], labels: Any, weights: Any, params: TrainParams
+) -> _Fitted:
+    vec = _char_vectorizer(params)
     norm = [model_text(t) for t in texts]
-    x = vec.fit_transform(norm)
+    vec.fit(norm)
     words: list[str] = []
     word_idf = np.zeros(0, dtype=np.float32)
     if params.word_weight > 0:
@@ -302,27 +339,40 @@ def _fit(
         for t in norm:
             seg_df[list(set(segment(t, vocab, prefixes)))] += 1
         word_idf = (np.log((1 + len(norm)) / (1 + seg_df)) + 1).astype(np.float32)
-        x = sp.hstack([x, _word_matrix(norm, words, word_idf, params.word_weight)], format="csr")
-    clf = LinearSVC(C=params.c, random_state=params.seed)
+    head: TfidfVectorizer | None = None
+    if params.head_length > 0:
+        head = _char_vectorizer(params).fit([t[: params.head_length] for t in norm])
+    x = _features(
+        norm, vec, words, word_idf, params.word_weight, head, params.head_length, params.head_weight
+    )
+    clf = LinearSVC(C=params.c, random_state=params.seed, class_weight=params.class_weight)
     clf.fit(x, list(labels), sample_weight=np.asarray(weights, dtype=np.float64))
-    return _Fitted(vec, words, word_idf, clf, params.word_weight)
+    return _Fitted(
+        vec, words, word_idf, clf, params.word_weight, head, params.head_length, params.head_weight
+    )
 
 
-def _to_model(f: _Fitted, meta: ModelMeta) -> TextModel:
-    vocab: dict[str, int] = f.vec.vocabulary_
+def _terms(vec: TfidfVectorizer) -> list[str]:
+    vocab: dict[str, int] = vec.vocabulary_
     terms = [""] * len(vocab)
     for t, i in vocab.items():
         terms[i] = t
+    return terms
+
+
+def _to_model(f: _Fitted, meta: ModelMeta) -> TextModel:
     classes = [str(c) for c in f.clf.classes_]
     order = [classes.index(c) for c in meta.classes]
     return TextModel(
         meta,
-        terms,
+        _terms(f.vec),
         np.asarray(f.vec.idf_, dtype=np.float32),
         np.asarray(f.clf.coef_, dtype=np.float32)[order],
         np.asarray(f.clf.intercept_, dtype=np.float32)[order],
         words=f.words,
         word_idf=f.word_idf,
+        head_terms=_terms(f.head) if f.head is not None else (),
+        head_idf=np.asarray(f.head.idf_, dtype=np.float32) if f.head is not None else None,
     )
 
 
@@ -406,6 +456,8 @@ def train(
         temperature=temperature,
         trained_at=trained_at.isoformat(timespec="seconds"),
         word_weight=p.word_weight,
+        head_length=p.head_length,
+        head_weight=p.head_weight,
         metrics={"validation": validation.to_dict(), "cv": cv.to_dict()},
         params={**asdict(p), "n_train": len(texts), "n_extra": len(extra)},
     )
@@ -415,7 +467,7 @@ def train(
         version=version,
         model_file=path,
         n_train=len(texts),
-        n_features=len(model.terms) + len(model.words),
+        n_features=len(model.terms) + len(model.words) + len(model.head_terms),
         temperature=temperature,
         validation=EvalReport(
             validation.name,

@@ -1,0 +1,102 @@
+"""``train`` on a small slice of the shared data: the file it writes is what the service loads, the
+service computes exactly the features the trainer fitted (chars ⊕ words ⊕ head), and extra labels
+(triage decisions, 职能不符 returns) are learnt."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from router.classify.model import TextModel, model_text
+from router.classify.training import (
+    HOLDOUT_FILE,
+    TOKENS_FILE,
+    TRAIN_FILE,
+    LabelledExample,
+    TrainParams,
+    _fit,
+    _to_model,
+    raw_words,
+    train,
+)
+from schemas.v1.vocab import Domain
+
+SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
+pytestmark = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason="needs ../shared/data next to the repository"
+)
+
+#: small and quick, but every feature block switched on
+PARAMS = TrainParams(synthetic_per_domain=20, keyword_examples=False, head_length=30, head_weight=0.5)
+
+
+def _slice(src: Path, dst: Path, name: str, n: int) -> None:
+    with (src / name).open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_label: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_label.setdefault(r["label"], []).append(r)
+    keep = [r for group in by_label.values() for r in group[:n]]
+    with (dst / name).open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(keep)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    _slice(SHARED_DATA, d, TRAIN_FILE, 40)
+    _slice(SHARED_DATA, d, TOKENS_FILE, 20)
+    return d
+
+
+def test_train_writes_a_model_the_service_loads(small_data: Path, tmp_path: Path) -> None:
+    assert not (small_data / HOLDOUT_FILE).exists()  # train never needs the holdout
+    extra = [LabelledExample("乘客反映网约车司机绕路多收费", Domain.TRANSPORT, 2.0)]
+    report = train(small_data, tmp_path, extra=extra, params=PARAMS)
+    assert report.model_file.is_file() and report.model_file.parent == tmp_path
+    assert report.version.startswith("domain-v2-")
+    assert 0.0 <= report.validation.macro_f1 <= 1.0
+    model = TextModel.load(report.model_file)
+    assert model.version == report.version
+    assert model.meta.head_length == 30 and model.head_terms
+    assert model.meta.params["n_extra"] == 1
+    assert report.n_features == len(model.terms) + len(model.words) + len(model.head_terms)
+
+
+def test_service_features_equal_training_features(small_data: Path) -> None:
+    with (small_data / TRAIN_FILE).open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    texts = np.array([r["text"] for r in rows], dtype=object)
+    labels = np.array([r["label"] for r in rows])
+    fitted = _fit(texts, [raw_words(t) for t in texts], labels, np.ones(len(rows)), PARAMS)
+    from router.classify.model import ModelMeta
+    from router.classify.training import MODEL_DOMAINS
+
+    meta = ModelMeta(
+        version="t",
+        classes=MODEL_DOMAINS,
+        ngram_min=1,
+        ngram_max=3,
+        temperature=1.0,
+        trained_at="",
+        word_weight=PARAMS.word_weight,
+        head_length=PARAMS.head_length,
+        head_weight=PARAMS.head_weight,
+    )
+    model = _to_model(fitted, meta)
+    probe = [*texts[:20], "来电人反映：出租车司机拒载，要求处理", "短"]
+    served = model.features([model_text(t) for t in probe]).toarray()
+    trained = fitted.features(list(probe)).toarray()
+    np.testing.assert_allclose(served, trained, rtol=1e-5, atol=1e-6)
+    order = [list(fitted.clf.classes_).index(c) for c in MODEL_DOMAINS]
+    np.testing.assert_allclose(
+        model.decision(model.features([model_text(t) for t in probe])),
+        fitted.decision_function(list(probe))[:, order],
+        rtol=1e-2,
+        atol=1e-2,  # coefficients are stored as float16
+    )
