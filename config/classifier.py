@@ -129,6 +129,10 @@ class Defaults(_Strict):
     #: × (rule_length/length)^rule_power (long texts give the model enough to go on)
     rule_length: int = Field(default=150, ge=1)
     rule_power: float = Field(default=3.0, ge=0, le=10)
+    #: hotlines whose long texts have their domain-rule bonuses damped: 12345 receives message-board
+    #: length texts, where the model (trained on such texts) is reliable; 12328 tickets are written by
+    #: agents about transport, where the model's board taxonomy (buses under 城乡建设) is not
+    rule_damping_hotlines: list[Hotline] = Field(default_factory=lambda: [Hotline.H12345])
     #: the model alone decides the domain of a text at least ``model_gate_length`` characters long
     #: when its calibrated top probability is at least ``model_gate_proba`` (message-board length:
     #: the model is better than the lexicon there); shorter or less certain texts are fused
