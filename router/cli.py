@@ -204,10 +204,13 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
 
 
 DEFAULT_DATA_DIR = Path("../shared/data")
+#: label sources ``train`` learns from (``return`` labels only say where a ticket did *not* belong)
+TRAINING_LABEL_SOURCES = ("triage", "return_resolved")
 
 
 async def stored_labels(settings: Settings) -> list[Any]:
-    """Human labels recorded by the service (triage decisions with a corrected domain) for ``train``."""
+    """Human labels recorded by the service for ``train``: agents' triage decisions, and the domain of
+    the department that accepted a ticket after a 职能不符 return (``return_resolved``)."""
     from router.classify.training import LabelledExample
     from router.storage import Storage, connect
     from schemas.v1.vocab import Domain
@@ -217,7 +220,8 @@ async def stored_labels(settings: Settings) -> list[Any]:
     try:
         storage = Storage(client[settings.mongo_db])
         examples = []
-        async for label in storage.labels.find({"source": "triage", "domain": {"$ne": None}}):
+        query = {"source": {"$in": list(TRAINING_LABEL_SOURCES)}, "domain": {"$ne": None}}
+        async for label in storage.labels.find(query):
             text = f"{label['title']}。{label['content']}" if label.get("title") else label["content"]
             examples.append(LabelledExample(text=text, domain=Domain(label["domain"])))
         return examples

@@ -67,7 +67,7 @@ def apply_feedback(doc: dict[str, Any], fb: Feedback, *, now: datetime, ctx: Fee
     try:
         match fb:
             case Signed():
-                _signed(plan, fb, now)
+                _signed(plan, fb, now, ctx)
             case Replied():
                 _replied(plan, fb, now, ctx)
             case Returned():
@@ -104,8 +104,10 @@ def _assigned(plan: TicketPlan, department: str) -> None:
         )
 
 
-def _signed(plan: TicketPlan, fb: Signed, now: datetime) -> None:
+def _signed(plan: TicketPlan, fb: Signed, now: datetime, ctx: FeedbackContext) -> None:
     _assigned(plan, fb.department)
+    if plan.doc.pop("relabel_on_sign", False):
+        _label_accepted(plan, fb.department, now, ctx)
     due = _aware(plan.doc["deadlines"].get("sign_due"))
     on_time = due is None or fb.at <= due
     move(
@@ -163,6 +165,8 @@ def _returned(plan: TicketPlan, fb: Returned, now: datetime, ctx: FeedbackContex
     doc["returned_by"] = [*doc.get("returned_by", []), fb.department]
     if fb.reason_code is ReturnReason.WRONG_FUNCTION:
         plan.labels.append(_label(doc, source="return", at=now, not_department=fb.department))
+        # the department that signs the re-routed ticket tells where it belonged (see _signed)
+        doc["relabel_on_sign"] = True
     _reroute(plan, now, ctx)
 
 
@@ -370,6 +374,28 @@ def _reopen(
         )
     else:
         triage(plan, reason="重办：原承办单位未知，需人工派单", rule="reopen", now=now)
+
+
+def _label_accepted(plan: TicketPlan, department: str, now: datetime, ctx: FeedbackContext) -> None:
+    """A ticket returned as 职能不符 was re-routed and is now signed by ``department``: if that
+    department handles exactly one domain (and, for transport, one sub-domain), that is a label for
+    ``train``. A general office or a multi-domain bureau says nothing about the domain."""
+    dept = ctx.router.directory.get(department)
+    if dept is None or len(dept.domains) != 1:
+        return
+    domain = dept.domains[0]
+    transport = dept.transport[0].value if domain is Domain.TRANSPORT and len(dept.transport) == 1 else None
+    plan.labels.append(
+        _label(
+            plan.doc,
+            source="return_resolved",
+            at=now,
+            department=department,
+            domain=domain.value,
+            transport=transport,
+            classified_domain=plan.doc["classification"]["domain"],
+        )
+    )
 
 
 def _label(doc: dict[str, Any], *, source: str, at: datetime, **fields: Any) -> dict[str, Any]:

@@ -204,3 +204,31 @@ async def test_supervisor_approves_an_extension_and_only_then_the_deadline_moves
         async with http.post(url, headers=token("supervisor")) as r:
             assert r.status == 409 and (await r.json())["error"]["code"] == "already_decided"
         assert await storage.audit.count_documents({"ticket_id": tid}) == 2
+
+
+async def test_train_reads_triage_and_resolved_return_labels_from_the_database(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from router.cli import stored_labels
+    from router.storage import Storage, connect
+    from schemas.v1.vocab import Domain as D
+
+    assert settings.mongo_url is not None
+    client = connect(settings.mongo_url)
+    try:
+        storage = Storage(client[settings.mongo_db])
+        at = datetime.now(UTC)
+        for source, domain, content in [
+            ("triage", "交通运输", "乘客反映出租车拒载"),
+            ("return_resolved", "城乡建设", "小区门口路灯不亮"),
+            ("return", "交通运输", "只说明不属于退单部门"),  # says where it did not belong: not learnt
+            ("triage", None, "人工分拣未改领域"),
+        ]:
+            await storage.add_label({"source": source, "domain": domain, "content": content, "at": at})
+    finally:
+        await client.close()
+    labels = await stored_labels(settings)
+    assert sorted((x.text, x.domain) for x in labels) == [
+        ("乘客反映出租车拒载", D.TRANSPORT),
+        ("小区门口路灯不亮", D.URBAN),
+    ]

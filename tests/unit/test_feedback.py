@@ -218,3 +218,32 @@ def test_feedback_on_a_closed_ticket_is_an_illegal_transition() -> None:
     with pytest.raises(FeedbackRejected) as err:
         apply_feedback(doc(state="closed"), signed(later(1)), now=later(1), ctx=CTX)
     assert err.value.reason == "illegal_transition"
+
+
+def test_the_department_that_accepts_a_returned_ticket_labels_its_domain() -> None:
+    returned = apply_feedback(
+        doc(),
+        Returned(
+            ticket_id="t", department="jinan-taxi", at=later(2), reason_code="职能不符", reason="不归我们管"
+        ),
+        now=later(2),
+        ctx=CTX,
+    ).doc
+    assert returned["relabel_on_sign"] is True
+    # re-routed, and now accepted by a single-domain bureau: its domain is the label
+    at_housing = {**returned, "department": "jinan-housing"}
+    plan = apply_feedback(at_housing, signed(later(3), dept="jinan-housing"), now=later(3), ctx=CTX)
+    assert "relabel_on_sign" not in plan.doc
+    (label,) = plan.labels
+    assert label["source"] == "return_resolved" and label["department"] == "jinan-housing"
+    assert label["domain"] == "城乡建设" and label["transport"] is None
+    assert label["classified_domain"] == returned["classification"]["domain"]
+    assert label["content"] == returned["content"]
+    # an ordinary sign records nothing
+    assert apply_feedback(doc(), signed(later(2)), now=later(2), ctx=CTX).labels == []
+
+
+def test_a_general_office_accepting_a_returned_ticket_records_no_label() -> None:
+    returned = doc(relabel_on_sign=True, department="jinan-12345")
+    plan = apply_feedback(returned, signed(later(3), dept="jinan-12345"), now=later(3), ctx=CTX)
+    assert plan.labels == [] and "relabel_on_sign" not in plan.doc
