@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.files import load_yaml
 from schemas.v1.vocab import Domain, Hotline, TicketType, Transport, Urgency
 
 CONFIG_FILE = "classifier.yaml"
@@ -229,7 +230,7 @@ def load_classifier_config(config_dir: Path) -> ClassifierConfig:
     except OSError as exc:
         raise ClassifierConfigError(path, [f"cannot read: {exc.strerror or exc}"]) from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise ClassifierConfigError(path, [f"not valid YAML: {exc}"]) from exc
     return parse_classifier_config(data, path)

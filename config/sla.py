@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.files import load_yaml
 from schemas.v1.vocab import Hotline, TicketType, Urgency
 
 SLA_FILE = "sla.yaml"
@@ -248,7 +249,7 @@ def load_sla_policy(config_dir: Path) -> SlaPolicy:
     except OSError as exc:
         raise SlaPolicyError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise SlaPolicyError(str(path), [f"not valid YAML: {exc}"]) from exc
     return parse_sla_policy(raw, source=str(path))

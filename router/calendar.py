@@ -43,6 +43,8 @@ from pydantic import (
     model_validator,
 )
 
+from config.files import load_yaml
+
 DEFAULT_TZ = "Asia/Shanghai"
 OVERRIDES_FILE = "calendar_overrides.yaml"
 #: no real schedule has this many consecutive days off; a longer search means broken data
@@ -156,7 +158,7 @@ def load_overrides(path: Path) -> CalendarOverrides:
     if not path.exists():
         return CalendarOverrides()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise CalendarDataError(f"{path}: not valid YAML: {exc}") from exc
     if raw is None:

@@ -143,6 +143,17 @@ def test_bad_config_is_rejected_with_a_clear_message(
     assert "classifier.yaml" in str(err.value)
 
 
+def test_a_key_given_twice_is_an_error_not_silently_the_last(tmp_path: Path) -> None:
+    # plain YAML would keep only the second keywords list: the operator's first list would vanish
+    source = (PACKAGED_CONFIG_DIR / "classifier.yaml").read_text("utf-8")
+    doubled = source.replace("    keywords: [出租车,", "    keywords: [巡游出租]\n    keywords: [出租车,", 1)
+    assert doubled != source
+    (tmp_path / "classifier.yaml").write_text(doubled, "utf-8")
+    with pytest.raises(ClassifierConfigError, match="found the key 'keywords' twice") as err:
+        load_classifier_config(tmp_path)
+    assert "line" in str(err.value)
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ClassifierConfigError, match="cannot read"):
         load_classifier_config(tmp_path)
