@@ -271,7 +271,7 @@ def test_confidence_is_higher_when_right(clf: HotlineClassifier) -> None:
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data next to the repository")
 @pytest.mark.xfail(
-    reason="OPEN: fused classifier (domain-v2-20261127-33f9980f, issue-3 round-5 lexicon) scores"
+    reason="OPEN: fused classifier (domain-v2-20261127-9d977fae, issue-3 round-5 lexicon) scores"
     " 0.9226 macro-F1 / 0.9295 acc on the holdout (target 0.93/0.94), see docs/classifier.md"
 )
 def test_holdout_through_the_service_path(clf: HotlineClassifier) -> None:
