@@ -25,6 +25,12 @@ def signed(at: datetime, dept: str = "jinan-taxi") -> Signed:
     return Signed(ticket_id="t", department=dept, at=at)
 
 
+def returned(
+    at: datetime, dept: str = "jinan-taxi", reason: str = "不归我们管", code: str = "职能不符"
+) -> Returned:
+    return Returned(ticket_id="t", department=dept, at=at, reason_code=code, reason=reason)
+
+
 def test_sign_on_time_and_late() -> None:
     plan = apply_feedback(doc(), signed(later(2)), now=later(2), ctx=CTX)
     assert plan.doc["state"] == "signed" and plan.doc["signed_on_time"] is True
@@ -111,9 +117,7 @@ def test_three_unanswered_callbacks_close_the_ticket() -> None:
 def test_return_reroutes_excluding_the_department_and_records_a_label() -> None:
     plan = apply_feedback(
         doc(),
-        Returned(
-            ticket_id="t", department="jinan-taxi", at=later(2), reason_code="职能不符", reason="属于公交"
-        ),
+        returned(later(2), reason="属于公交"),
         now=later(2),
         ctx=CTX,
     )
@@ -131,9 +135,7 @@ def test_repeated_returns_go_to_arbitration_not_ping_pong() -> None:
         dept = d["department"]
         plan = apply_feedback(
             d,
-            Returned(
-                ticket_id="t", department=dept, at=later(1), reason_code="职能不符", reason="不归我们管"
-            ),
+            returned(later(1), dept=dept),
             now=later(1),
             ctx=CTX,
         )
@@ -148,9 +150,7 @@ def test_return_after_the_window_is_refused() -> None:
     with pytest.raises(FeedbackRejected) as err:
         apply_feedback(
             doc(),
-            Returned(
-                ticket_id="t", department="jinan-taxi", at=later(24 * 10), reason_code="其他", reason="x"
-            ),
+            returned(later(24 * 10), reason="x", code="其他"),
             now=later(24 * 10),
             ctx=CTX,
         )
@@ -221,29 +221,22 @@ def test_feedback_on_a_closed_ticket_is_an_illegal_transition() -> None:
 
 
 def test_the_department_that_accepts_a_returned_ticket_labels_its_domain() -> None:
-    returned = apply_feedback(
-        doc(),
-        Returned(
-            ticket_id="t", department="jinan-taxi", at=later(2), reason_code="职能不符", reason="不归我们管"
-        ),
-        now=later(2),
-        ctx=CTX,
-    ).doc
-    assert returned["relabel_on_sign"] is True
+    after_return = apply_feedback(doc(), returned(later(2)), now=later(2), ctx=CTX).doc
+    assert after_return["relabel_on_sign"] is True
     # re-routed, and now accepted by a single-domain bureau: its domain is the label
-    at_housing = {**returned, "department": "jinan-housing"}
+    at_housing = {**after_return, "department": "jinan-housing"}
     plan = apply_feedback(at_housing, signed(later(3), dept="jinan-housing"), now=later(3), ctx=CTX)
     assert "relabel_on_sign" not in plan.doc
     (label,) = plan.labels
     assert label["source"] == "return_resolved" and label["department"] == "jinan-housing"
     assert label["domain"] == "城乡建设" and label["transport"] is None
-    assert label["classified_domain"] == returned["classification"]["domain"]
-    assert label["content"] == returned["content"]
+    assert label["classified_domain"] == after_return["classification"]["domain"]
+    assert label["content"] == after_return["content"]
     # an ordinary sign records nothing
     assert apply_feedback(doc(), signed(later(2)), now=later(2), ctx=CTX).labels == []
 
 
 def test_a_general_office_accepting_a_returned_ticket_records_no_label() -> None:
-    returned = doc(relabel_on_sign=True, department="jinan-12345")
-    plan = apply_feedback(returned, signed(later(3), dept="jinan-12345"), now=later(3), ctx=CTX)
+    marked = doc(relabel_on_sign=True, department="jinan-12345")
+    plan = apply_feedback(marked, signed(later(3), dept="jinan-12345"), now=later(3), ctx=CTX)
     assert plan.labels == [] and "relabel_on_sign" not in plan.doc
