@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.classify.model import TextModel, model_text
+from router.classify.model import ModelMeta, TextModel, model_text
 from router.classify.training import (
     HOLDOUT_FILE,
+    MODEL_DOMAINS,
     TOKENS_FILE,
     TRAIN_FILE,
     LabelledExample,
@@ -74,9 +75,6 @@ def test_service_features_equal_training_features(small_data: Path) -> None:
     texts = np.array([r["text"] for r in rows], dtype=object)
     labels = np.array([r["label"] for r in rows])
     fitted = _fit(texts, [raw_words(t) for t in texts], labels, np.ones(len(rows)), PARAMS)
-    from router.classify.model import ModelMeta
-    from router.classify.training import MODEL_DOMAINS
-
     meta = ModelMeta(
         version="t",
         classes=MODEL_DOMAINS,
