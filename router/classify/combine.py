@@ -94,9 +94,12 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
         reasons.setdefault(_TRANSPORT, []).append("12328 transport fields")
 
     # long texts give the model plenty to go on and match many words by accident: damp the rules
-    damp = min(1.0, d.rule_length / max(1, text_length)) ** d.rule_power
-    if ticket.hotline not in d.rule_damping_hotlines:
-        damp = 1.0
+    # (on the hotlines where long texts are message-board texts; 12328 tickets are agent-written)
+    damp = (
+        min(1.0, d.rule_length / max(1, text_length)) ** d.rule_power
+        if ticket.hotline in d.rule_damping_hotlines
+        else 1.0
+    )
     # the model is calibrated on long message-board texts; on short tickets it can be sure for the
     # wrong reasons (street names like 18路), so no domain starts below the floor the rules can lift
     floor = math.log(config.thresholds.min_model_proba)
