@@ -123,8 +123,12 @@ class Peer:
         return got
 
     async def drain_all(self, queues: list[str], *, expect: int, timeout: float = 30.0) -> list[Received]:
-        """Take every message from ``queues`` until ``expect`` arrived in total (or ``timeout``): only the
-        queues that hold messages are read, so hundreds of department queues cost one check each."""
+        """Take every message from ``queues`` until ``expect`` distinct messages arrived (or ``timeout``).
+
+        Distinct by ``message_id``: a re-publish after a crash repeats its id, and counting it would stop
+        the wait while a message still on its way is missing. Every message read is returned, repeats
+        included, so callers still see (and can assert on) duplicates. Only the queues that hold
+        messages are read, so hundreds of department queues cost one check each."""
         got: list[Received] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -132,7 +136,8 @@ class Peer:
                 depth = await self.queue_depth(q)
                 if depth:
                     got += await self.drain(q, expect=depth, timeout=max(0.1, deadline - time.monotonic()))
-            if len(got) >= expect:
+            distinct = {m.message_id for m in got if m.message_id is not None}
+            if len(distinct) + sum(m.message_id is None for m in got) >= expect:
                 break
             await asyncio.sleep(0.05)
         return got

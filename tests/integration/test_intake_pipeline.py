@@ -23,7 +23,7 @@ async def ticket_count(service: Service, **filt: object) -> int:
 
 
 async def drain_departments(peer: Peer, service: Service, expect: int) -> list[Received]:
-    """Read every department queue until ``expect`` dispatches arrived in total."""
+    """Read every department queue until ``expect`` distinct dispatches arrived."""
     queues = [peer.names.department_queue(c) for c in service.domain.directory.codes()]
     return await peer.drain_all(queues, expect=expect)
 
