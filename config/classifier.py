@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.files import load_yaml
-from schemas.v1.vocab import Domain, Hotline, TicketType, Transport, Urgency
+from schemas.v1.vocab import Channel, Domain, Hotline, TicketType, Transport, Urgency
 
 CONFIG_FILE = "classifier.yaml"
 
@@ -139,6 +139,14 @@ class Defaults(_Strict):
     #: the model is better than the lexicon there); shorter or less certain texts are fused
     model_gate_length: int = Field(default=120, ge=1)
     model_gate_proba: float = Field(default=0.4, gt=0, le=1.01)
+    #: per hotline, the channels whose texts the citizen wrote, like the message board the model was
+    #: trained on: there the model's label stands, and the lexicon only sets the confidence (the
+    #: fused probability of that label), so where the hotline lexicon disagrees (a bus fare the board
+    #: files under 商贸旅游, the hotline under 交通运输) the ticket goes to triage instead of either
+    #: side guessing. Phone tickets, written by agents in hotline words, are always fused.
+    model_led_channels: dict[Hotline, list[Channel]] = Field(
+        default_factory=lambda: {Hotline.H12345: [Channel.WEB]}
+    )
 
 
 class ClassifierConfig(_Strict):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from schemas.v1.vocab import Domain, Hotline, TicketType, Transport, Urgency
+from schemas.v1.vocab import Channel, Domain, Hotline, TicketType, Transport, Urgency
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,9 @@ class TicketText:
     transport_mode: str | None = None
     route: str | None = None
     company: str | None = None
+    #: how the citizen reached the hotline: on ``web`` the citizen wrote the text, like the message
+    #: board the domain model was trained on (see ``defaults.model_led_channels``)
+    channel: Channel | None = None
 
     @property
     def text(self) -> str:

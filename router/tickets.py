@@ -16,7 +16,7 @@ from router.lifecycle import HistoryEntry
 from router.privacy import mask_name, mask_phone
 from schemas.v1.dispatch import Deadlines, DispatchMessage, MaskedCaller, TransferMessage
 from schemas.v1.intake import Intake12328, Intake12345
-from schemas.v1.vocab import Domain, Hotline, TicketType, Transport, Urgency
+from schemas.v1.vocab import Channel, Domain, Hotline, TicketType, Transport, Urgency
 
 IntakeTicket = Intake12328 | Intake12345
 
@@ -49,6 +49,7 @@ def ticket_text(intake: IntakeTicket) -> TicketText:
         transport_mode=transport.mode if transport else None,
         route=transport.route if transport else None,
         company=transport.company if transport else None,
+        channel=intake.channel,
     )
 
 
@@ -67,6 +68,7 @@ def ticket_text_from_doc(doc: dict[str, Any]) -> TicketText:
         transport_mode=t.get("mode"),
         route=t.get("route"),
         company=t.get("company"),
+        channel=Channel(doc["channel"]) if doc.get("channel") else None,
     )
 
 

@@ -109,8 +109,11 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
         cap = d.max_transport_bonus if k == _TRANSPORT else d.max_domain_bonus
         scores[k] = scores.get(k, math.log(config.thresholds.other_prior)) + damp * max(-cap, min(cap, b))
     probs = softmax(scores)
-    order = _DOMAINS
-    label = _best(probs, order)
+    fused = _best(probs, _DOMAINS)
+    # a citizen-written text on a model-led channel: the model's label stands and the fused
+    # probability of it is the confidence, so a disagreeing lexicon sends the ticket to triage
+    model_led = ticket.channel is not None and ticket.channel in d.model_led_channels.get(ticket.hotline, ())
+    label = top if model_led else fused
     conf = probs[label]
 
     parts: list[str] = []
@@ -119,6 +122,10 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
         words = list(model_words(label))
         parts.append(f"model {p_model:.2f}" + (f"; words: {', '.join(words)}" if words else ""))
     parts.extend(reasons.get(label, []))
+    if model_led:
+        parts.append(f"{ticket.channel} text, model leads")
+        if fused != label:
+            parts.append(f"lexicon favours {fused} ({probs[fused]:.2f})")
     explanation = f"domain {label} ({'; '.join(parts) or 'no evidence'}) → {conf:.2f}"
     return FieldDecision(label, conf, explanation)
 

@@ -32,7 +32,7 @@ from sklearn.svm import LinearSVC
 from router.classification import Classifier, TicketText
 from router.classify.augment import synthetic_tickets
 from router.classify.model import ModelMeta, TextModel, model_text, segment, word_prefixes
-from schemas.v1.vocab import Domain, Hotline
+from schemas.v1.vocab import Channel, Domain, Hotline
 
 TRAIN_FILE = "gov_messages_train.csv"
 TOKENS_FILE = "gov_messages_tokens_train.csv"
@@ -496,8 +496,10 @@ def _drop_titles_of(
 
 
 def holdout_tickets(data_dir: Path) -> tuple[list[TicketText], list[str]]:
+    """The holdout messages as what they are: citizens' own texts to the city's web message board,
+    i.e. 12345 tickets from the ``web`` channel."""
     rows = _read_csv(data_dir / HOLDOUT_FILE)
-    tickets = [TicketText(hotline=Hotline.H12345, content=r["text"]) for r in rows]
+    tickets = [TicketText(hotline=Hotline.H12345, content=r["text"], channel=Channel.WEB) for r in rows]
     return tickets, [r["label"] for r in rows]
 
 

@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from config.classifier import normalise_text
 from config.settings import PACKAGED_CONFIG_DIR
 from router.classification import AreaMatch, TicketText
 from router.classify import HotlineClassifier, ModelFileError, build_classifier
-from router.classify.model import TextModel
+from router.classify.model import TextModel, model_text_normalised
 from router.classify.training import bench_classify, evaluate_holdout
 from router.routing import load_policy
-from schemas.v1.vocab import Domain, Hotline, Transport
+from schemas.v1.vocab import Channel, Domain, Hotline, Transport
 
 LABELLED = Path(__file__).parents[1] / "data" / "labelled_tickets.jsonl"
 TUNING = Path(__file__).parents[1] / "data" / "tuning_tickets.jsonl"
@@ -260,6 +261,42 @@ def test_confidence_is_higher_when_right(clf: HotlineClassifier) -> None:
         c.routing_confidence for r, c in zip(rows, results, strict=True) if c.domain.value != r["domain"]
     ]
     assert float(np.mean(right)) > float(np.mean(wrong or [0.0]))
+
+
+# A web message in the message board's own taxonomy: a coach fare is a price matter (商贸旅游) there,
+# a transport matter (交通运输) in the hotline lexicon.
+_BOARD_FARE = "L5县至低庄客车乱收费，连几个月大的小孩都要收全票，希望有关部门加以重视。"
+
+
+def test_web_text_on_12345_keeps_the_model_label_and_triages_a_disagreement(clf: HotlineClassifier) -> None:
+    phone = clf.classify(_t(_BOARD_FARE))
+    web = clf.classify(_t(_BOARD_FARE, channel=Channel.WEB))
+    assert phone.domain is Domain.TRANSPORT  # agents' tickets: the hotline lexicon decides
+    model_top = max(clf.model.classes, key=lambda k: _model_proba(clf, _BOARD_FARE)[k])
+    assert model_top != Domain.TRANSPORT.value
+    assert web.domain.value == model_top  # web text: the model, trained on such texts, decides
+    assert "web text, model leads" in web.explanation[0]
+    assert "lexicon favours 交通运输" in web.explanation[0]
+    assert web.routing_confidence < TRIAGE  # the two disagree: a human decides
+
+
+def test_web_text_where_model_and_lexicon_agree_is_dispatched(clf: HotlineClassifier) -> None:
+    text = "K1区出租车司机拒载、不打表，一口价二十元，多次投诉无人管，希望规范出租车市场。"
+    web = clf.classify(_t(text, channel=Channel.WEB))
+    assert web.domain is Domain.TRANSPORT
+    assert web.routing_confidence >= TRIAGE
+
+
+def test_model_led_channels_are_per_hotline(clf: HotlineClassifier) -> None:
+    """12328 web messages are still fused (a transport hotline); 12345 phone tickets are fused."""
+    assert clf.classify(_t(_BOARD_FARE, "12328", channel=Channel.WEB)).domain is Domain.TRANSPORT
+    assert clf.classify(_t(_BOARD_FARE, channel=Channel.PHONE)).domain is Domain.TRANSPORT
+
+
+def _model_proba(clf: HotlineClassifier, text: str) -> dict[str, float]:
+    x = clf.model.features([model_text_normalised(normalise_text(text))])
+    row = clf.model.log_proba(clf.model.decision(x))[0]
+    return {c: float(np.exp(row[j])) for j, c in enumerate(clf.model.classes)}
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data next to the repository")
