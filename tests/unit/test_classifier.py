@@ -95,6 +95,9 @@ def test_general_hotline_matters_are_not_transport(clf: HotlineClassifier, text:
         ("12345", "市民反映坐102路去火车站，司机一路打电话", Transport.BUS),
         ("12328", "交通执法人员在收费站态度粗暴，乱罚款", Transport.ENFORCEMENT),
         ("12328", "反映国道改扩建工程项目部拖延工期，施工方材料堆在路边", Transport.CONSTRUCTION),
+        # round 6: an incident on the expressway is the expressway's, whatever vehicle it involves
+        ("12328", "来电人称沈海高速服务区里一辆大巴起火，乘客已经下车", Transport.EXPRESSWAY),
+        ("12328", "来电人咨询从烟台港运散货到大连怎么订舱，运价多少", Transport.WATERWAY),
     ],
 )
 def test_sub_domain_lexicon_regressions(
@@ -127,6 +130,10 @@ def test_sub_domain_lexicon_regressions(
         ("12328", "来电人接到自称ETC中心的电话，要求提供短信验证码，怀疑是诈骗电话", Domain.OTHER),
         # a tanker dumping liquid is pollution, not freight
         ("12328", "举报几辆罐车在停车场往排水沟里倾倒不明液体，气味刺鼻", Domain.ENVIRONMENT),
+        # round 6: penalty points used up and the driving test are traffic-police matters
+        ("12328", "来电人驾照扣满12分，问在哪里参加学习考试", Domain.OTHER),
+        # paint sprayed in the street by a repair shop is pollution
+        ("12328", "举报路边汽修店天天在门口喷漆，油漆味很大", Domain.ENVIRONMENT),
     ],
 )
 def test_domain_lexicon_regressions(clf: HotlineClassifier, hotline: str, text: str, domain: Domain) -> None:
@@ -141,6 +148,8 @@ def test_domain_lexicon_regressions(clf: HotlineClassifier, hotline: str, text: 
         "渡船在江心失去动力，正往下游漂流，船上有二十多人",
         "小区门口井盖丢了，已经有电动车掉进去",
         "施工队把燃气管道挖断了，现场有很大的煤气味",
+        "来电人称工友爬上了塔吊，说不给工资就跳下去",
+        "公交车停在路边，车尾已经起明火",
     ],
 )
 def test_emergencies_in_plain_words_are_urgent(clf: HotlineClassifier, text: str) -> None:

@@ -60,6 +60,25 @@ def test_urgency_rules(lexicon: Lexicon, text: str, expected: set[Urgency]) -> N
     assert decide_urgency(_ticket(text), hits, config).label in {u.value for u in expected}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # asking where to complain is a question, though it names 投诉
+        ("来电人想问航班延误该去哪里投诉", TicketType.CONSULT),
+        # the caller's own truck fined for overloading: not a report about someone else
+        ("来电人称其货车被执法人员查超载罚款，认为罚得太重", TicketType.COMPLAINT),
+        # a third party burning rubbish is reported
+        ("来电人反映邻居每天在院子里烧垃圾，黑烟很大", TicketType.REPORT),
+        # asking for someone to come now is a request for help
+        ("楼上外墙瓷砖往下掉，请物业马上拉警戒", TicketType.HELP),
+    ],
+)
+def test_type_rules(lexicon: Lexicon, text: str, expected: TicketType) -> None:
+    config = load_classifier_config(PACKAGED_CONFIG_DIR)
+    hits = lexicon.match(normalise_text(text))
+    assert decide_type(_ticket(text), hits, config).label == expected
+
+
 def test_urgent_words_override_the_agents_tick(lexicon: Lexicon) -> None:
     config = load_classifier_config(PACKAGED_CONFIG_DIR)
     text = "农民工讨薪，扬言不给钱就从楼顶跳下去"
