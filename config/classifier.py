@@ -134,9 +134,10 @@ class Defaults(_Strict):
     #: length texts, where the model (trained on such texts) is reliable; 12328 tickets are written by
     #: agents about transport, where the model's board taxonomy (buses under 城乡建设) is not
     rule_damping_hotlines: list[Hotline] = Field(default_factory=lambda: [Hotline.H12345])
-    #: the model alone decides the domain of a text at least ``model_gate_length`` characters long
-    #: when its calibrated top probability is at least ``model_gate_proba`` (message-board length:
-    #: the model is better than the lexicon there); shorter or less certain texts are fused
+    #: on a model-led channel (below), a text at least ``model_gate_length`` characters long whose
+    #: calibrated top model probability is at least ``model_gate_proba`` is the model's alone, with
+    #: the model's confidence (message-board length: the lexicon would only add noise). Phone
+    #: tickets are never gated since round 6: long agent-written tickets are fused
     model_gate_length: int = Field(default=120, ge=1)
     model_gate_proba: float = Field(default=0.4, gt=0, le=1.01)
     #: per hotline, the channels whose texts the citizen wrote, like the message board the model was

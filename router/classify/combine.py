@@ -67,11 +67,10 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
     d = config.defaults
     top = max(model_log_proba, key=lambda k: model_log_proba[k])
     p_top = math.exp(model_log_proba[top])
-    long_text = text_length >= d.model_gate_length
-    # a 12328 call or a ticket with transport fields is always fused: that is where the model, trained
-    # on message-board texts, is weakest (hotline vocabulary) and a missed transport ticket costs most
-    hotline_bonus = bool(d.hotline_domain_bonus.get(ticket.hotline))
-    if long_text and p_top >= d.model_gate_proba and not hotline_bonus and not _has_transport_fields(ticket):
+    # a citizen-written text on a model-led channel (a web message): the model, trained on such texts,
+    # gives the label. Agents' phone tickets are always fused: the hotline lexicon knows their words
+    model_led = ticket.channel is not None and ticket.channel in d.model_led_channels.get(ticket.hotline, ())
+    if model_led and text_length >= d.model_gate_length and p_top >= d.model_gate_proba:
         # message-board length and a confident model: the lexicon would only add noise
         words = list(model_words(top))
         why = f"model {p_top:.2f}" + (f"; words: {', '.join(words)}" if words else "")
@@ -110,9 +109,8 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
         scores[k] = scores.get(k, math.log(config.thresholds.other_prior)) + damp * max(-cap, min(cap, b))
     probs = softmax(scores)
     fused = _best(probs, _DOMAINS)
-    # a citizen-written text on a model-led channel: the model's label stands and the fused
-    # probability of it is the confidence, so a disagreeing lexicon sends the ticket to triage
-    model_led = ticket.channel is not None and ticket.channel in d.model_led_channels.get(ticket.hotline, ())
+    # shorter or less certain model-led texts: the model's label stands and the fused probability
+    # of it is the confidence, so a disagreeing lexicon sends the ticket to triage
     label = top if model_led else fused
     conf = probs[label]
 

@@ -204,14 +204,15 @@ _BOARD_TEXT = (
 )
 
 
-def test_long_confident_text_is_decided_by_the_model(clf: HotlineClassifier) -> None:
+def test_long_confident_web_text_is_decided_by_the_model(clf: HotlineClassifier) -> None:
     assert len(_BOARD_TEXT) >= clf.config.defaults.model_gate_length
-    c = clf.classify(_t(_BOARD_TEXT))
+    c = clf.classify(_t(_BOARD_TEXT, channel=Channel.WEB))
     assert c.domain is Domain.URBAN, c.explanation
     assert "model decides" in c.explanation[0]
 
 
-def test_transport_hotline_and_short_tickets_are_always_fused(clf: HotlineClassifier) -> None:
+def test_phone_tickets_transport_hotline_and_short_tickets_are_always_fused(clf: HotlineClassifier) -> None:
+    assert "model decides" not in clf.classify(_t(_BOARD_TEXT)).explanation[0]
     assert "model decides" not in clf.classify(_t(_BOARD_TEXT, "12328")).explanation[0]
     assert "model decides" not in clf.classify(_t("市民反映小区门口停车难，车辆乱停乱放")).explanation[0]
 
