@@ -66,6 +66,13 @@ class TrainParams:
     head_weight: float = 0.5
     #: "balanced" weighs each domain inversely to its frequency (交通运输 is the smallest class)
     class_weight: str | None = "balanced"
+    #: NB-SVM (Wang & Manning 2012): each domain's one-vs-rest SVM sees the features scaled by their
+    #: naive-Bayes log-count ratio for that domain (smoothing ``nb_alpha``); the fitted model is still
+    #: one linear score per domain (coef × ratio), so the service is unchanged. 0 = plain LinearSVC
+    nb_alpha: float = 1.0
+    #: blend of the two fits (each scaled to unit score spread on the training texts): 1 = NB-SVM
+    #: only, 0 = plain SVM only; in between is still one linear score per domain
+    nb_mix: float = 0.5
     #: also learn every lexicon keyword (transport rules with domain_weight ≥ 3, domain hints except
     #: 其他) as a one-word example of its domain: the board messages rarely use hotline words
     #: (拒载, ETC, 网约车), so without them the model is weak on short phone-call tickets
@@ -257,7 +264,7 @@ class _Fitted:
     vec: TfidfVectorizer
     words: list[str]
     word_idf: np.ndarray[Any, Any]
-    clf: LinearSVC
+    clf: _LinearScores
     word_weight: float
     head: TfidfVectorizer | None
     head_length: int
@@ -345,11 +352,70 @@ def _fit(
     x = _features(
         norm, vec, words, word_idf, params.word_weight, head, params.head_length, params.head_weight
     )
-    clf = LinearSVC(C=params.c, random_state=params.seed, class_weight=params.class_weight)
-    clf.fit(x, list(labels), sample_weight=np.asarray(weights, dtype=np.float64))
+    sw = np.asarray(weights, dtype=np.float64)
+    mix = params.nb_mix if params.nb_alpha > 0 else 0.0
+    fits: list[tuple[float, _LinearScores]] = []
+    if mix < 1:
+        svc = LinearSVC(C=params.c, random_state=params.seed, class_weight=params.class_weight)
+        svc.fit(x, list(labels), sample_weight=sw)
+        fits.append((1 - mix, _LinearScores(np.asarray(svc.classes_), svc.coef_, svc.intercept_)))
+    if mix > 0:
+        fits.append((mix, _fit_nbsvm(x, np.asarray(labels), sw, params)))
+    clf = _blend(fits, x) if len(fits) > 1 else fits[0][1]
     return _Fitted(
         vec, words, word_idf, clf, params.word_weight, head, params.head_length, params.head_weight
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _LinearScores:
+    """One linear score per class: what the model file stores, whatever fitted it."""
+
+    classes_: np.ndarray[Any, Any]
+    coef_: np.ndarray[Any, Any]
+    intercept_: np.ndarray[Any, Any]
+
+    def decision_function(self, x: Any) -> np.ndarray[Any, Any]:
+        scores: np.ndarray[Any, Any] = np.asarray(x @ self.coef_.T) + self.intercept_
+        return scores
+
+    def predict(self, x: Any) -> np.ndarray[Any, Any]:
+        labels: np.ndarray[Any, Any] = self.classes_[self.decision_function(x).argmax(axis=1)]
+        return labels
+
+
+def _blend(fits: Sequence[tuple[float, _LinearScores]], x: Any) -> _LinearScores:
+    """Weighted sum of linear scorers over the same classes, each divided by the spread of its
+    scores on ``x`` (so the weights mean what they say); the temperature is fitted afterwards."""
+    classes = fits[0][1].classes_
+    coef = np.zeros_like(fits[0][1].coef_, dtype=np.float64)
+    intercept = np.zeros(len(classes))
+    for weight, f in fits:
+        assert list(f.classes_) == list(classes)
+        scale = weight / float(np.std(f.decision_function(x)))
+        coef += scale * f.coef_
+        intercept += scale * f.intercept_
+    return _LinearScores(classes, coef, intercept)
+
+
+def _fit_nbsvm(
+    x: Any, labels: np.ndarray[Any, Any], weights: np.ndarray[Any, Any], params: TrainParams
+) -> _LinearScores:
+    """One-vs-rest SVMs on naive-Bayes-scaled features, folded back into plain linear scores."""
+    present = (x > 0).astype(np.float64)
+    classes = np.array(sorted(set(labels.tolist())))
+    coef = np.zeros((len(classes), x.shape[1]))
+    intercept = np.zeros(len(classes))
+    for k, label in enumerate(classes):
+        pos = labels == label
+        p = np.asarray(present[pos].sum(axis=0)).ravel() + params.nb_alpha
+        q = np.asarray(present[~pos].sum(axis=0)).ravel() + params.nb_alpha
+        ratio = np.log((p / p.sum()) / (q / q.sum()))
+        svc = LinearSVC(C=params.c, random_state=params.seed, class_weight=params.class_weight)
+        svc.fit(x @ sp.diags(ratio), pos.astype(int), sample_weight=weights)
+        coef[k] = svc.coef_.ravel() * ratio
+        intercept[k] = svc.intercept_[0]
+    return _LinearScores(classes, coef, intercept)
 
 
 def _terms(vec: TfidfVectorizer) -> list[str]:

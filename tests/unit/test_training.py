@@ -5,6 +5,7 @@ service computes exactly the features the trainer fitted (chars ⊕ words ⊕ he
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +99,32 @@ def test_service_features_equal_training_features(small_data: Path) -> None:
         rtol=1e-2,
         atol=1e-2,  # coefficients are stored as float16
     )
+
+
+def _slice_xy(small_data: Path) -> tuple[np.ndarray, np.ndarray]:
+    with (small_data / TRAIN_FILE).open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return np.array([r["text"] for r in rows], dtype=object), np.array([r["label"] for r in rows])
+
+
+def test_nb_svm_and_blend_are_plain_linear_scores(small_data: Path) -> None:
+    """NB-SVM scales features per domain; folded back, it is one linear score per domain like the
+    plain SVM, and the blend of the two is too: the service needs no second code path."""
+    texts, labels = _slice_xy(small_data)
+    toks = [raw_words(t) for t in texts]
+    w = np.ones(len(texts))
+    fits = {mix: _fit(texts, toks, labels, w, replace(PARAMS, nb_mix=mix)).clf for mix in (0.0, 0.5, 1.0)}
+    plain = _fit(texts, toks, labels, w, replace(PARAMS, nb_alpha=0.0)).clf
+    np.testing.assert_allclose(fits[0.0].coef_, plain.coef_)  # mix 0 is the plain SVM
+    for clf in fits.values():
+        assert clf.coef_.shape == plain.coef_.shape
+        assert list(clf.classes_) == sorted(set(labels.tolist()))
+    assert not np.allclose(fits[1.0].coef_, plain.coef_)
+    # the blend scores are a weighted sum of the two fits' scores
+    x = _fit(texts, toks, labels, w, PARAMS).features(list(texts[:30]))
+    s_plain, s_nb, s_mix = (fits[m].decision_function(x) for m in (0.0, 1.0, 0.5))
+    a, b = np.linalg.lstsq(np.stack([s_plain.ravel(), s_nb.ravel()], axis=1), s_mix.ravel(), rcond=None)[0]
+    np.testing.assert_allclose(a * s_plain + b * s_nb, s_mix, atol=1e-6)
+    assert a > 0 and b > 0
+    # and it learns: training texts are mostly scored right
+    assert (fits[0.5].predict(x) == labels[:30]).mean() > 0.8
