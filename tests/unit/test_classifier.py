@@ -134,6 +134,12 @@ def test_sub_domain_lexicon_regressions(
         ("12328", "来电人驾照扣满12分，问在哪里参加学习考试", Domain.OTHER),
         # paint sprayed in the street by a repair shop is pollution
         ("12328", "举报路边汽修店天天在门口喷漆，油漆味很大", Domain.ENVIRONMENT),
+        # a hired car's deposit is a transport-service matter; the insurer's payment after an
+        # accident is not, whatever repair it pays for
+        ("12345", "来电人在汽车租赁公司租车，还车时被扣了一千元押金", Domain.TRANSPORT),
+        ("12328", "来电人车被追尾，交警认定对方全责，保险公司迟迟不理赔修车费", Domain.OTHER),
+        # trucks of a logistics park at night keep residents awake: noise, not freight
+        ("12328", "物流园货车半夜鸣笛装卸，附近居民没法休息", Domain.ENVIRONMENT),
     ],
 )
 def test_domain_lexicon_regressions(clf: HotlineClassifier, hotline: str, text: str, domain: Domain) -> None:
