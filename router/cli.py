@@ -230,12 +230,13 @@ async def stored_labels(settings: Settings) -> list[Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from router.classify.training import train
+    from router.classify.training import TRAINING_TICKETS_DIR, train
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
     extra = asyncio.run(stored_labels(settings)) if settings.mongo_url and not args.no_labels else []
-    report = train(Path(args.data_dir), Path(args.out), extra)
+    tickets = Path(args.tickets_dir) if args.tickets_dir else TRAINING_TICKETS_DIR
+    report = train(Path(args.data_dir), Path(args.out), extra, tickets_dir=tickets)
     print(report.format())
     print(f"labels from the database: {len(extra)}")
     return 0
@@ -283,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="labelled CSVs (default ../shared/data)")
     p.add_argument("--out", default="config/models", help="where the versioned model file is written")
     p.add_argument("--no-labels", action="store_true", help="ignore the labels stored in MONGO_URL")
+    p.add_argument(
+        "--tickets-dir",
+        default=None,
+        help="labelled hotline tickets (*.jsonl) for the hotline scorer (default: config/training)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(

@@ -10,8 +10,14 @@ import scipy.sparse as sp
 
 from config.classifier import ClassifierConfig, normalise_text
 from router.classification import AreaMatch, Classification, TicketText
-from router.classify.combine import decide_domain, decide_transport, decide_type, decide_urgency
-from router.classify.model import TextModel, model_text_normalised
+from router.classify.combine import (
+    decide_domain,
+    decide_transport,
+    decide_type,
+    decide_urgency,
+    is_model_led,
+)
+from router.classify.model import BOARD, HOTLINE, TextModel, model_text_normalised
 from router.classify.rules import Lexicon
 from schemas.v1.vocab import Domain, TicketType, Transport, Urgency
 
@@ -40,14 +46,20 @@ class HotlineClassifier:
         self.model = model
         self.lexicon = Lexicon(config)
         self.areas = areas
-        self._classes = model.classes
 
     @property
     def version(self) -> str:
         return self.model.version
 
-    def _words(self, x: sp.csr_matrix, row: int, label: str) -> list[str]:
-        return self.model.top_terms(x, row, self._classes.index(label))
+    def _words(self, x: sp.csr_matrix, row: int, scorer: str, label: str) -> list[str]:
+        return self.model.top_terms(x, row, self.model.scorers[scorer].classes.index(label), scorer=scorer)
+
+    def _scorer(self, ticket: TicketText) -> str:
+        """The board scorer for citizen-written texts on model-led channels (the kind of text it was
+        trained on), the hotline scorer (trained on labelled hotline tickets too) for the rest."""
+        if HOTLINE not in self.model.scorers or is_model_led(ticket, self.config):
+            return BOARD
+        return HOTLINE
 
     def classify(self, ticket: TicketText) -> Classification:
         return self.classify_many([ticket])[0]
@@ -57,13 +69,21 @@ class HotlineClassifier:
             return []
         norm = [normalise_text(t.text) for t in tickets]
         x = self.model.features([model_text_normalised(n) for n in norm])
-        logp = self.model.log_proba(self.model.decision(x), self.config.model.temperature)
+        scorers = [self._scorer(t) for t in tickets]
+        logp = {
+            name: self.model.log_proba(
+                self.model.decision(x, name), self.config.model.temperature, scorer=name
+            )
+            for name in set(scorers)
+        }
         out: list[Classification] = []
         for i, t in enumerate(tickets):
-            row = logp[i]
-            model_lp = {c: float(row[j]) for j, c in enumerate(self._classes)}
+            name = scorers[i]
+            row = logp[name][i]
+            model_lp = {c: float(row[j]) for j, c in enumerate(self.model.scorers[name].classes)}
             hits = self.lexicon.match(_rules_text(t, norm[i]), t.hotline.value)
-            dom = decide_domain(t, model_lp, partial(self._words, x, i), len(t.text), hits, self.config)
+            words = partial(self._words, x, i, name)
+            dom = decide_domain(t, model_lp, words, len(t.text), hits, self.config)
             explanation = [dom.explanation]
             confidence = {"domain": round(dom.confidence, 4)}
             transport: Transport | None = None

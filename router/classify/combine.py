@@ -55,6 +55,12 @@ def _has_transport_fields(t: TicketText) -> bool:
     return bool(t.plate_no or t.transport_mode or t.route or t.company)
 
 
+def is_model_led(ticket: TicketText, config: ClassifierConfig) -> bool:
+    """A citizen-written text on a channel the operator lets the model lead (``model_led_channels``)."""
+    channels = config.defaults.model_led_channels.get(ticket.hotline, ())
+    return ticket.channel is not None and ticket.channel in channels
+
+
 def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required)
     ticket: TicketText,
     model_log_proba: Mapping[str, float],
@@ -69,7 +75,7 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
     p_top = math.exp(model_log_proba[top])
     # a citizen-written text on a model-led channel (a web message): the model, trained on such texts,
     # gives the label. Agents' phone tickets are always fused: the hotline lexicon knows their words
-    model_led = ticket.channel is not None and ticket.channel in d.model_led_channels.get(ticket.hotline, ())
+    model_led = is_model_led(ticket, config)
     if model_led and text_length >= d.model_gate_length and p_top >= d.model_gate_proba:
         # message-board length and a confident model: the lexicon would only add noise
         words = list(model_words(top))
@@ -103,7 +109,8 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
     # wrong reasons (street names like 18路), so no domain starts below the floor the rules can lift
     floor = math.log(config.thresholds.min_model_proba)
     scores = {k: max(floor, v) for k, v in model_log_proba.items()}
-    scores[_OTHER] = math.log(config.thresholds.other_prior)
+    if _OTHER not in model_log_proba:  # the board-trained model has no 其他 class: a prior stands in
+        scores[_OTHER] = math.log(config.thresholds.other_prior)
     for k, b in bonus.items():
         cap = d.max_transport_bonus if k == _TRANSPORT else d.max_domain_bonus
         scores[k] = scores.get(k, math.log(config.thresholds.other_prior)) + damp * max(-cap, min(cap, b))

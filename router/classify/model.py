@@ -103,6 +103,9 @@ class ModelMeta:
     #: a ticket's gist), × ``head_weight``; 0 = no head block
     head_length: int = 0
     head_weight: float = 0.0
+    #: the hotline scorer (round 6+): classes (incl. 其他) and softmax temperature; () = none
+    hotline_classes: tuple[str, ...] = ()
+    hotline_temperature: float = 1.0
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -117,10 +120,39 @@ class ModelMeta:
             "word_weight": self.word_weight,
             "head_length": self.head_length,
             "head_weight": self.head_weight,
+            **(
+                {"hotline": {"classes": list(self.hotline_classes), "temperature": self.hotline_temperature}}
+                if self.hotline_classes
+                else {}
+            ),
             "trained_at": self.trained_at,
             "metrics": self.metrics,
             "params": self.params,
         }
+
+
+@dataclass(slots=True)
+class Scorer:
+    """One linear score per class over the model's features, and its softmax temperature."""
+
+    classes: tuple[str, ...]
+    coef: FloatArray
+    intercept: FloatArray
+    temperature: float
+    coef_t: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.coef = np.ascontiguousarray(self.coef, dtype=np.float32)
+        self.coef_t = np.ascontiguousarray(self.coef.T)
+        self.intercept = self.intercept.astype(np.float32)
+        if self.coef.shape[0] != len(self.classes) or self.intercept.shape != (len(self.classes),):
+            raise ValueError("scorer classes do not match its coefficients")
+
+
+#: the scorer trained on the message board only (web messages; the holdout) and the one trained on
+#: the board plus labelled hotline tickets, with an 其他 class (agents' phone tickets)
+BOARD = "board"
+HOTLINE = "hotline"
 
 
 class TextModel:
@@ -140,6 +172,8 @@ class TextModel:
         word_idf: FloatArray | None = None,
         head_terms: Sequence[str] = (),
         head_idf: FloatArray | None = None,
+        hotline_coef: FloatArray | None = None,
+        hotline_intercept: FloatArray | None = None,
     ) -> None:
         n_classes, n_features = coef.shape
         w_idf = np.zeros(0, dtype=np.float32) if word_idf is None else word_idf
@@ -169,6 +203,13 @@ class TextModel:
         self.coef = np.ascontiguousarray(coef, dtype=np.float32)
         self.coef_t = np.ascontiguousarray(self.coef.T)
         self.intercept = intercept.astype(np.float32)
+        self.scorers = {BOARD: Scorer(meta.classes, self.coef, self.intercept, meta.temperature)}
+        if meta.hotline_classes:
+            if hotline_coef is None or hotline_intercept is None or hotline_coef.shape[1] != n_features:
+                raise ValueError("hotline scorer arrays missing or not over the model's features")
+            self.scorers[HOTLINE] = Scorer(
+                meta.hotline_classes, hotline_coef, hotline_intercept, meta.hotline_temperature
+            )
         self._vocab = {t: i for i, t in enumerate(self.terms)}
         self._ngrams = range(meta.ngram_min, meta.ngram_max + 1)
 
@@ -242,21 +283,24 @@ class TextModel:
         x.data *= scale
         return x
 
-    def decision(self, x: sp.csr_matrix) -> FloatArray:
-        return np.asarray(x @ self.coef_t, dtype=np.float32) + self.intercept
+    def decision(self, x: sp.csr_matrix, scorer: str = BOARD) -> FloatArray:
+        s = self.scorers[scorer]
+        return np.asarray(x @ s.coef_t, dtype=np.float32) + s.intercept
 
-    def log_proba(self, scores: FloatArray, temperature: float = 1.0) -> FloatArray:
+    def log_proba(self, scores: FloatArray, temperature: float = 1.0, scorer: str = BOARD) -> FloatArray:
         """Calibrated log-probabilities from linear scores (softmax at the fitted temperature)."""
-        z = scores / np.float32(self.meta.temperature * temperature)
+        z = scores / np.float32(self.scorers[scorer].temperature * temperature)
         z = z - z.max(axis=1, keepdims=True)
         out: FloatArray = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return out
 
-    def top_terms(self, x: sp.csr_matrix, row: int, class_index: int, k: int = 3) -> list[str]:
+    def top_terms(
+        self, x: sp.csr_matrix, row: int, class_index: int, k: int = 3, scorer: str = BOARD
+    ) -> list[str]:
         """The n-grams that pushed this row most towards ``class_index`` (for the explanation)."""
         start, end = x.indptr[row], x.indptr[row + 1]
         idx = x.indices[start:end]
-        contrib = x.data[start:end] * self.coef[class_index, idx]
+        contrib = x.data[start:end] * self.scorers[scorer].coef[class_index, idx]
         order = np.argsort(-contrib)
         picked: list[str] = []
         for j in order:
@@ -274,18 +318,21 @@ class TextModel:
         """Write ``<path>.npz`` and ``<path>.json``; returns the ``.npz`` path."""
         npz = path.with_suffix(".npz")
         npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            npz,
-            terms=np.array(self.terms, dtype=np.str_),
-            idf=self.idf.astype(np.float32),
-            coef=self.coef.astype(np.float16),
-            coef_scale=np.array([1.0], dtype=np.float32),
-            intercept=self.intercept.astype(np.float32),
-            words=np.array(self.words, dtype=np.str_),
-            word_idf=self.word_idf.astype(np.float32),
-            head_terms=np.array(self.head_terms, dtype=np.str_),
-            head_idf=self.head_idf.astype(np.float32),
-        )
+        arrays: dict[str, Any] = {
+            "terms": np.array(self.terms, dtype=np.str_),
+            "idf": self.idf.astype(np.float32),
+            "coef": self.coef.astype(np.float16),
+            "coef_scale": np.array([1.0], dtype=np.float32),
+            "intercept": self.intercept.astype(np.float32),
+            "words": np.array(self.words, dtype=np.str_),
+            "word_idf": self.word_idf.astype(np.float32),
+            "head_terms": np.array(self.head_terms, dtype=np.str_),
+            "head_idf": self.head_idf.astype(np.float32),
+        }
+        if HOTLINE in self.scorers:
+            arrays["hotline_coef"] = self.scorers[HOTLINE].coef.astype(np.float16)
+            arrays["hotline_intercept"] = self.scorers[HOTLINE].intercept
+        np.savez_compressed(npz, **arrays)
         npz.with_suffix(".json").write_text(
             json.dumps(self.meta.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
@@ -311,6 +358,8 @@ class TextModel:
                 word_weight=float(raw.get("word_weight", 0.0)),
                 head_length=int(raw.get("head_length", 0)),
                 head_weight=float(raw.get("head_weight", 0.0)),
+                hotline_classes=tuple(str(c) for c in raw.get("hotline", {}).get("classes", ())),
+                hotline_temperature=float(raw.get("hotline", {}).get("temperature", 1.0)),
                 trained_at=str(raw.get("trained_at", "")),
                 metrics=dict(raw.get("metrics", {})),
                 params=dict(raw.get("params", {})),
@@ -327,6 +376,8 @@ class TextModel:
                 word_idf = z["word_idf"] if "word_idf" in z.files else np.zeros(0, dtype=np.float32)
                 head_terms = z["head_terms"] if "head_terms" in z.files else np.zeros(0, dtype=np.str_)
                 head_idf = z["head_idf"] if "head_idf" in z.files else np.zeros(0, dtype=np.float32)
+                hotline_coef = z["hotline_coef"].astype(np.float32) if "hotline_coef" in z.files else None
+                hotline_intercept = z["hotline_intercept"] if "hotline_intercept" in z.files else None
         except (OSError, KeyError, ValueError) as exc:
             raise ModelFileError(npz, f"cannot read model arrays: {exc}") from exc
         if any(len(a) and a.dtype.kind != "U" for a in (terms, words, head_terms)):
@@ -342,6 +393,8 @@ class TextModel:
                 word_idf=word_idf,
                 head_terms=head_terms.tolist(),
                 head_idf=head_idf,
+                hotline_coef=hotline_coef,
+                hotline_intercept=hotline_intercept,
             )
         except ValueError as exc:
             raise ModelFileError(npz, str(exc)) from exc

@@ -26,9 +26,10 @@ import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.svm import LinearSVC
 
+from config.settings import PACKAGED_CONFIG_DIR
 from router.classification import Classifier, TicketText
 from router.classify.augment import synthetic_tickets
 from router.classify.model import ModelMeta, TextModel, model_text, segment, word_prefixes
@@ -38,6 +39,13 @@ TRAIN_FILE = "gov_messages_train.csv"
 TOKENS_FILE = "gov_messages_tokens_train.csv"
 HOLDOUT_FILE = "gov_messages_holdout.csv"
 MODEL_DOMAINS = tuple(d.value for d in Domain if d is not Domain.OTHER)
+
+
+#: fewer labelled tickets than this (files + stored labels): no hotline scorer, labels go to the board
+MIN_HOTLINE_TICKETS = 10
+#: labelled hotline tickets the hotline scorer learns from (one JSON object per line with at least
+#: ``content`` and ``domain``; ``title`` optional): test sets written for earlier rounds, once scored
+TRAINING_TICKETS_DIR = PACKAGED_CONFIG_DIR.parent / "training"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +91,28 @@ class TrainParams:
     #: (:mod:`router.classify.augment`; 交通运输 gets twice as many), at ``synthetic_weight``
     synthetic_per_domain: int = 300
     synthetic_weight: float = 0.3
+    #: the hotline scorer: the board data plus labelled hotline tickets (``tickets_dir``) and the
+    #: service's stored labels at this sample weight, with an 其他 class; 0 = no hotline scorer
+    #: (then stored labels go to the board model, as before round 6)
+    hotline_weight: float = 3.0
     validation_size: float = 0.15
     seed: int = 0
+
+
+def load_hotline_tickets(tickets_dir: Path) -> list[LabelledExample]:
+    """Every ``*.jsonl`` in ``tickets_dir`` as labelled examples (a missing directory: none)."""
+    out: list[LabelledExample] = []
+    for path in sorted(tickets_dir.glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                text = f"{row['title']}。{row['content']}" if row.get("title") else str(row["content"])
+                out.append(LabelledExample(text, Domain(row["domain"])))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{n}: not a labelled ticket ({exc})") from exc
+    return out
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -135,7 +163,6 @@ def load_training_texts(
 def lexicon_examples(config_dir: Path | None = None) -> list[tuple[str, str]]:
     """(keyword, domain) pairs from the operator's lexicon, used as one-word training examples."""
     from config.classifier import load_classifier_config
-    from config.settings import PACKAGED_CONFIG_DIR
 
     config = load_classifier_config(config_dir or PACKAGED_CONFIG_DIR)
     out: list[tuple[str, str]] = []
@@ -352,6 +379,14 @@ def _fit(
     x = _features(
         norm, vec, words, word_idf, params.word_weight, head, params.head_length, params.head_weight
     )
+    clf = _fit_scores(x, labels, weights, params)
+    return _Fitted(
+        vec, words, word_idf, clf, params.word_weight, head, params.head_length, params.head_weight
+    )
+
+
+def _fit_scores(x: Any, labels: Any, weights: Any, params: TrainParams) -> _LinearScores:
+    """The linear scores on a feature matrix: SVM, NB-SVM or their blend (``nb_mix``)."""
     sw = np.asarray(weights, dtype=np.float64)
     mix = params.nb_mix if params.nb_alpha > 0 else 0.0
     fits: list[tuple[float, _LinearScores]] = []
@@ -361,10 +396,7 @@ def _fit(
         fits.append((1 - mix, _LinearScores(np.asarray(svc.classes_), svc.coef_, svc.intercept_)))
     if mix > 0:
         fits.append((mix, _fit_nbsvm(x, np.asarray(labels), sw, params)))
-    clf = _blend(fits, x) if len(fits) > 1 else fits[0][1]
-    return _Fitted(
-        vec, words, word_idf, clf, params.word_weight, head, params.head_length, params.head_weight
-    )
+    return _blend(fits, x) if len(fits) > 1 else fits[0][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,7 +458,7 @@ def _terms(vec: TfidfVectorizer) -> list[str]:
     return terms
 
 
-def _to_model(f: _Fitted, meta: ModelMeta) -> TextModel:
+def _to_model(f: _Fitted, meta: ModelMeta, hotline: _LinearScores | None = None) -> TextModel:
     classes = [str(c) for c in f.clf.classes_]
     order = [classes.index(c) for c in meta.classes]
     return TextModel(
@@ -439,6 +471,8 @@ def _to_model(f: _Fitted, meta: ModelMeta) -> TextModel:
         word_idf=f.word_idf,
         head_terms=_terms(f.head) if f.head is not None else (),
         head_idf=np.asarray(f.head.idf_, dtype=np.float32) if f.head is not None else None,
+        hotline_coef=np.asarray(hotline.coef_, dtype=np.float32) if hotline else None,
+        hotline_intercept=np.asarray(hotline.intercept_, dtype=np.float32) if hotline else None,
     )
 
 
@@ -460,12 +494,18 @@ def train(
     out_dir: Path,
     extra: Sequence[LabelledExample] = (),
     params: TrainParams | None = None,
+    tickets_dir: Path = TRAINING_TICKETS_DIR,
 ) -> TrainReport:
-    """Train the domain model on the shared training files plus ``extra``; write it to ``out_dir``."""
+    """Train the model on the shared training files (board scorer) and, unless ``hotline_weight`` is
+    0, the hotline scorer on those plus the tickets in ``tickets_dir`` and ``extra`` (stored labels);
+    write it to ``out_dir``."""
     p = params or TrainParams()
     started = time.perf_counter()
     texts, labels, full, weights = load_training_texts(data_dir, p)
-    for ex in extra:
+    hotline = [*load_hotline_tickets(tickets_dir), *extra] if p.hotline_weight > 0 else []
+    if len(hotline) < MIN_HOTLINE_TICKETS:  # too few for a scorer of their own (and its calibration)
+        hotline = []
+    for ex in () if hotline else extra:
         if ex.domain is Domain.OTHER:
             continue
         texts.append(ex.text)
@@ -509,9 +549,15 @@ def train(
     cv = score("5-fold out-of-fold (full messages)", y[full_idx].tolist(), oof_pred)
 
     fitted = fit(np.arange(len(texts)))
+    metrics = {"validation": validation.to_dict(), "cv": cv.to_dict()}
+    hot: _HotlineScorer | None = None
+    if hotline:
+        hot = _fit_hotline(fitted, texts, labels, weights, hotline, p)
+        metrics["hotline_cv"] = hot.cv.to_dict()
     trained_at = datetime.now(UTC)
+    hot_rows = [(ex.text, ex.domain.value, ex.weight) for ex in hotline]
     digest = hashlib.sha1(
-        json.dumps([texts, labels, weights, repr(p)], ensure_ascii=False).encode()
+        json.dumps([texts, labels, weights, hot_rows, repr(p)], ensure_ascii=False).encode()
     ).hexdigest()[:8]
     version = f"domain-v2-{trained_at:%Y%m%d}-{digest}"
     meta = ModelMeta(
@@ -524,10 +570,12 @@ def train(
         word_weight=p.word_weight,
         head_length=p.head_length,
         head_weight=p.head_weight,
-        metrics={"validation": validation.to_dict(), "cv": cv.to_dict()},
-        params={**asdict(p), "n_train": len(texts), "n_extra": len(extra)},
+        hotline_classes=hot.classes if hot else (),
+        hotline_temperature=hot.temperature if hot else 1.0,
+        metrics=metrics,
+        params={**asdict(p), "n_train": len(texts), "n_extra": len(extra), "n_hotline": len(hotline)},
     )
-    model = _to_model(fitted, meta)
+    model = _to_model(fitted, meta, hot.scores if hot else None)
     path = model.save(out_dir / version)
     return TrainReport(
         version=version,
@@ -543,10 +591,81 @@ def train(
             validation.per_class_f1,
             validation.labels,
             validation.confusion,
-            {"cv_accuracy": round(cv.accuracy, 4), "cv_macro_f1": round(cv.macro_f1, 4)},
+            {
+                "cv_accuracy": round(cv.accuracy, 4),
+                "cv_macro_f1": round(cv.macro_f1, 4),
+                **(
+                    {
+                        "hotline_tickets": len(hotline),
+                        "hotline_cv_accuracy": round(hot.cv.accuracy, 4),
+                        "hotline_cv_macro_f1": round(hot.cv.macro_f1, 4),
+                        "hotline_cv_transport_vs_not": hot.cv.extra["transport_vs_not_accuracy"],
+                    }
+                    if hot
+                    else {}
+                ),
+            },
         ),
         seconds=time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _HotlineScorer:
+    scores: _LinearScores
+    classes: tuple[str, ...]
+    temperature: float
+    cv: EvalReport
+
+
+def _fit_hotline(  # noqa: PLR0917 (the board data and the tickets, as the board fit had them)
+    fitted: _Fitted,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    weights: Sequence[float],
+    tickets: Sequence[LabelledExample],
+    p: TrainParams,
+) -> _HotlineScorer:
+    """The hotline scorer over the board model's features: board rows plus labelled tickets (×
+    ``hotline_weight``), 其他 a class of its own. Temperature and the reported accuracy come from
+    5-fold out-of-fold scores on the tickets (the board rows are in every fold's training)."""
+    x_board = fitted.features(texts)
+    x_hot = fitted.features([ex.text for ex in tickets])
+    y_hot = np.array([ex.domain.value for ex in tickets])
+    w_hot = np.array([ex.weight * p.hotline_weight for ex in tickets])
+    classes = tuple(d.value for d in Domain if d.value in set(labels) | set(y_hot.tolist()))
+
+    def fit(idx: np.ndarray[Any, Any]) -> _LinearScores:
+        x = sp.vstack([x_board, x_hot[idx]], format="csr")
+        y = np.concatenate([np.asarray(labels), y_hot[idx]])
+        return _fit_scores(x, y, np.concatenate([np.asarray(weights), w_hot[idx]]), p)
+
+    oof = np.zeros((len(tickets), len(classes)))
+    folds = KFold(n_splits=min(5, len(tickets)), shuffle=True, random_state=p.seed)
+    for tr, te in folds.split(x_hot):
+        f = fit(tr)
+        order = [list(f.classes_).index(c) for c in classes]
+        oof[te] = f.decision_function(x_hot[te])[:, order]
+    gold = np.array([classes.index(v) for v in y_hot])
+    pred = [classes[i] for i in oof.argmax(axis=1)]
+    tvn = float(
+        np.mean(
+            [
+                (g == Domain.TRANSPORT.value) == (q == Domain.TRANSPORT.value)
+                for g, q in zip(y_hot, pred, strict=True)
+            ]
+        )
+    )
+    cv = score(
+        "hotline tickets, 5-fold out-of-fold",
+        y_hot.tolist(),
+        pred,
+        {"transport_vs_not_accuracy": round(tvn, 4)},
+    )
+    final = fit(np.arange(len(tickets)))
+    order = [list(final.classes_).index(c) for c in classes]
+    scores = _LinearScores(np.array(classes), final.coef_[order], final.intercept_[order])
+    return _HotlineScorer(scores, classes, _fit_temperature(oof, gold), cv)
 
 
 def _drop_titles_of(

@@ -5,13 +5,14 @@ service computes exactly the features the trainer fitted (chars ⊕ words ⊕ he
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from router.classify.model import ModelMeta, TextModel, model_text
+from router.classify.model import BOARD, HOTLINE, ModelMeta, TextModel, model_text
 from router.classify.training import (
     HOLDOUT_FILE,
     MODEL_DOMAINS,
@@ -21,6 +22,7 @@ from router.classify.training import (
     TrainParams,
     _fit,
     _to_model,
+    load_hotline_tickets,
     raw_words,
     train,
 )
@@ -59,7 +61,7 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_train_writes_a_model_the_service_loads(small_data: Path, tmp_path: Path) -> None:
     assert not (small_data / HOLDOUT_FILE).exists()  # train never needs the holdout
     extra = [LabelledExample("乘客反映网约车司机绕路多收费", Domain.TRANSPORT, 2.0)]
-    report = train(small_data, tmp_path, extra=extra, params=PARAMS)
+    report = train(small_data, tmp_path, extra=extra, params=PARAMS, tickets_dir=tmp_path / "none")
     assert report.model_file.is_file() and report.model_file.parent == tmp_path
     assert report.version.startswith("domain-v2-")
     assert 0.0 <= report.validation.macro_f1 <= 1.0
@@ -68,6 +70,7 @@ def test_train_writes_a_model_the_service_loads(small_data: Path, tmp_path: Path
     assert model.meta.head_length == 30 and model.head_terms
     assert model.meta.params["n_extra"] == 1
     assert report.n_features == len(model.terms) + len(model.words) + len(model.head_terms)
+    assert set(model.scorers) == {BOARD}  # one label is too few for a hotline scorer: it trains the board
 
 
 def test_service_features_equal_training_features(small_data: Path) -> None:
@@ -128,3 +131,36 @@ def test_nb_svm_and_blend_are_plain_linear_scores(small_data: Path) -> None:
     assert a > 0 and b > 0
     # and it learns: training texts are mostly scored right
     assert (fits[0.5].predict(x) == labels[:30]).mean() > 0.8
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 17 tickets × weight 3
+def test_hotline_scorer_learns_other_from_tickets(small_data: Path, tmp_path: Path) -> None:
+    """Labelled hotline tickets (and stored labels, 其他 included) train a second scorer over the same
+    features; the board scorer is the one trained without them."""
+    tickets = tmp_path / "tickets"
+    tickets.mkdir()
+    other = [
+        {"content": f"来电人身份证丢失第{i}次，派出所要求本人到场补办", "domain": "其他"} for i in range(8)
+    ]
+    taxi = [{"content": f"乘客反映出租车司机拒载第{i}次", "domain": "交通运输"} for i in range(8)]
+    rows = other + taxi
+    (tickets / "set.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    extra = [LabelledExample("来电人称接到诈骗电话，要求报警", Domain.OTHER)]
+    report = train(small_data, tmp_path / "out", extra=extra, params=PARAMS, tickets_dir=tickets)
+    model = TextModel.load(report.model_file)
+    assert set(model.scorers) == {BOARD, HOTLINE}
+    assert "其他" in model.scorers[HOTLINE].classes and "其他" not in model.scorers[BOARD].classes
+    assert model.meta.params["n_hotline"] == 17
+    assert report.validation.extra["hotline_tickets"] == 17
+    x = model.features([model_text("来电人反映身份证丢失，派出所要求其本人到场补办")])
+    logp = model.log_proba(model.decision(x, HOTLINE), scorer=HOTLINE)[0]
+    assert model.scorers[HOTLINE].classes[int(np.argmax(logp))] == "其他"
+    # without tickets or labels there is no hotline scorer, and stored labels go to the board model
+    plain = train(small_data, tmp_path / "plain", params=replace(PARAMS, hotline_weight=0.0))
+    assert set(TextModel.load(plain.model_file).scorers) == {BOARD}
+
+
+def test_bad_training_ticket_is_named(tmp_path: Path) -> None:
+    (tmp_path / "bad.jsonl").write_text('{"content": "x", "domain": "火星"}\n', "utf-8")
+    with pytest.raises(ValueError, match=r"bad.jsonl:1"):
+        load_hotline_tickets(tmp_path)
