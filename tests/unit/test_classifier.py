@@ -336,7 +336,7 @@ def test_model_file_is_plain_data(clf: HotlineClassifier) -> None:
     npz = next(path.glob(f"{clf.version}.npz"))
     with np.load(npz, allow_pickle=False) as z:  # raises if anything needed unpickling
         assert {"terms", "idf", "coef", "intercept"} <= set(z.files)
-    assert npz.stat().st_size < 15 * 1024 * 1024
+    assert npz.stat().st_size < 25 * 1024 * 1024  # two scorers over ~630 k features, float16
 
 
 def test_tampered_or_missing_model_is_refused(tmp_path: Path) -> None:
