@@ -106,6 +106,16 @@ def _assigned(plan: TicketPlan, department: str) -> None:
 
 def _signed(plan: TicketPlan, fb: Signed, now: datetime, ctx: FeedbackContext) -> None:
     _assigned(plan, fb.department)
+    reply = plan.doc.get("reply") or {}
+    replied_at = _aware(reply.get("at"))
+    if reply.get("department") == fb.department and replied_at is not None and fb.at <= replied_at:
+        # a sign that arrives after this department's own reply (its systems sent both; the reply,
+        # which implied the sign, overtook it): nothing to move, but its time is the true sign time
+        if (signed_at := _aware(plan.doc.get("signed_at"))) is None or fb.at < signed_at:
+            due = _aware(plan.doc["deadlines"].get("sign_due"))
+            plan.doc["signed_at"] = fb.at
+            plan.doc["signed_on_time"] = due is None or fb.at <= due
+        return
     if plan.doc.pop("relabel_on_sign", False):
         _label_accepted(plan, fb.department, now, ctx)
     due = _aware(plan.doc["deadlines"].get("sign_due"))

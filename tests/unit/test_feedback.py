@@ -214,6 +214,25 @@ def test_triage_decision_dispatches_or_transfers() -> None:
     assert err.value.reason == "unknown_department"
 
 
+def test_a_sign_overtaken_by_the_same_departments_reply_is_absorbed() -> None:
+    """Departments send 签收 and 办结 close together; when the reply is processed first (it implies the
+    sign), the late sign changes no state and is not dead-lettered, but its time is the sign time."""
+    reply = Replied(ticket_id="t", department="jinan-taxi", at=later(3), result="已处理", resolved=True)
+    answered = apply_feedback(doc(), reply, now=later(3), ctx=CTX).doc
+    assert answered["state"] == "callback_pending" and answered["signed_at"] == later(3)
+    late = apply_feedback(answered, signed(later(1)), now=later(3), ctx=CTX)
+    assert late.doc["state"] == "callback_pending"
+    assert late.doc["history"] == answered["history"] and not late.messages and not late.timers
+    assert late.doc["signed_at"] == later(1) and late.doc["signed_on_time"] is True
+    # a sign dated after the reply is not that: it is an illegal transition as before
+    with pytest.raises(FeedbackRejected) as err:
+        apply_feedback(answered, signed(later(4)), now=later(4), ctx=CTX)
+    assert err.value.reason == "illegal_transition"
+    # nor is a sign from another department
+    with pytest.raises(FeedbackRejected):
+        apply_feedback(answered, signed(later(1), dept="qingdao-taxi"), now=later(4), ctx=CTX)
+
+
 def test_feedback_on_a_closed_ticket_is_an_illegal_transition() -> None:
     with pytest.raises(FeedbackRejected) as err:
         apply_feedback(doc(state="closed"), signed(later(1)), now=later(1), ctx=CTX)
