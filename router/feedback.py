@@ -108,7 +108,9 @@ def _signed(plan: TicketPlan, fb: Signed, now: datetime, ctx: FeedbackContext) -
     _assigned(plan, fb.department)
     reply = plan.doc.get("reply") or {}
     replied_at = _aware(reply.get("at"))
-    if reply.get("department") == fb.department and replied_at is not None and fb.at <= replied_at:
+    # (stored times have millisecond precision: compare at that precision)
+    sign_ms = fb.at.replace(microsecond=fb.at.microsecond // 1000 * 1000)
+    if reply.get("department") == fb.department and replied_at is not None and sign_ms <= replied_at:
         # a sign that arrives after this department's own reply (its systems sent both; the reply,
         # which implied the sign, overtook it): nothing to move, but its time is the true sign time
         if (signed_at := _aware(plan.doc.get("signed_at"))) is None or fb.at < signed_at:

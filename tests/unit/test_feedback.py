@@ -224,6 +224,12 @@ def test_a_sign_overtaken_by_the_same_departments_reply_is_absorbed() -> None:
     assert late.doc["state"] == "callback_pending"
     assert late.doc["history"] == answered["history"] and not late.messages and not late.timers
     assert late.doc["signed_at"] == later(1) and late.doc["signed_on_time"] is True
+    # the database keeps milliseconds: a sign within the millisecond of the stored reply time counts
+    stored = {**answered, "reply": {**answered["reply"], "at": later(3).replace(microsecond=0)}}
+    just_before = later(3).replace(microsecond=400)
+    assert (
+        apply_feedback(stored, signed(just_before), now=later(3), ctx=CTX).doc["state"] == "callback_pending"
+    )
     # a sign dated after the reply is not that: it is an illegal transition as before
     with pytest.raises(FeedbackRejected) as err:
         apply_feedback(answered, signed(later(4)), now=later(4), ctx=CTX)
