@@ -158,7 +158,8 @@ HOTLINE = "hotline"
 class TextModel:
     """Char n-gram TF-IDF (sublinear tf, l2) ⊕ word TF-IDF (sublinear tf, l2, × ``word_weight``)
     ⊕ head char n-gram TF-IDF (first ``head_length`` characters, × ``head_weight``) → linear scores
-    → softmax with a fitted temperature."""
+    → softmax with a fitted temperature; one such scorer per entry of ``scorers`` (board, and hotline
+    when the file has one)."""
 
     def __init__(
         self,
@@ -200,10 +201,9 @@ class TextModel:
         self.head_idf = h_idf.astype(np.float32)
         self._head_vocab = {t: i for i, t in enumerate(self.head_terms)}
         self._all_terms = self.terms + self.words + self.head_terms
-        self.coef = np.ascontiguousarray(coef, dtype=np.float32)
-        self.coef_t = np.ascontiguousarray(self.coef.T)
-        self.intercept = intercept.astype(np.float32)
-        self.scorers = {BOARD: Scorer(meta.classes, self.coef, self.intercept, meta.temperature)}
+        board = Scorer(meta.classes, coef, intercept, meta.temperature)
+        self.coef, self.coef_t, self.intercept = board.coef, board.coef_t, board.intercept
+        self.scorers = {BOARD: board}
         if meta.hotline_classes:
             if hotline_coef is None or hotline_intercept is None or hotline_coef.shape[1] != n_features:
                 raise ValueError("hotline scorer arrays missing or not over the model's features")
