@@ -423,7 +423,8 @@ def _blend(fits: Sequence[tuple[float, _LinearScores]], x: Any) -> _LinearScores
     coef = np.zeros_like(fits[0][1].coef_, dtype=np.float64)
     intercept = np.zeros(len(classes))
     for weight, f in fits:
-        assert list(f.classes_) == list(classes)
+        if list(f.classes_) != list(classes):
+            raise ValueError("blended scorers must have the same classes in the same order")
         scale = weight / float(np.std(f.decision_function(x)))
         coef += scale * f.coef_
         intercept += scale * f.intercept_
