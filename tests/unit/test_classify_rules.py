@@ -47,7 +47,12 @@ def test_refusing_passengers_is_a_taxi_complaint(lexicon: Lexicon) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("来电人情绪激动，扬言要跳楼", {Urgency.CRITICAL}),
+        # one life threatened is 紧急 (DESIGN §5); many people in danger now is 特急
+        ("来电人情绪激动，扬言要跳楼", {Urgency.URGENT}),
+        ("高速上多车连环追尾，有人被卡在车里出不来", {Urgency.CRITICAL}),
+        ("父亲有老年痴呆，早上出门后一直没回来", {Urgency.URGENT}),
+        ("公交车尾部冒烟，乘客已经下车", {Urgency.URGENT}),
+        ("车加了油以后打不着火，要求加油站赔偿", {Urgency.NORMAL}),
         ("小区楼道起火了，浓烟很大", {Urgency.CRITICAL}),
         ("电梯故障，有老人被困在里面", {Urgency.URGENT, Urgency.CRITICAL}),
         ("高速上两车追尾，车辆停在行车道", {Urgency.URGENT, Urgency.CRITICAL}),
@@ -84,7 +89,7 @@ def test_urgent_words_override_the_agents_tick(lexicon: Lexicon) -> None:
     text = "农民工讨薪，扬言不给钱就从楼顶跳下去"
     hits = lexicon.match(normalise_text(text))
     d = decide_urgency(_ticket(text, reported_urgency=Urgency.NORMAL), hits, config)
-    assert d.label == Urgency.CRITICAL
+    assert d.label == Urgency.URGENT
     assert "扬言" in d.explanation
 
 
