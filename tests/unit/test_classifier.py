@@ -138,6 +138,9 @@ def test_sub_domain_lexicon_regressions(
         # accident is not, whatever repair it pays for
         ("12345", "来电人在汽车租赁公司租车，还车时被扣了一千元押金", Domain.TRANSPORT),
         ("12328", "来电人车被追尾，交警认定对方全责，保险公司迟迟不理赔修车费", Domain.OTHER),
+        # violence in a taxi is the police's; a speeding photo is the traffic police's
+        ("12328", "来电人乘坐出租车时与司机争执，司机下车动手打了他，已报警", Domain.OTHER),
+        ("12345", "市民咨询车辆在高速路口被抓拍超速，会扣几分", Domain.OTHER),
         # trucks of a logistics park at night keep residents awake: noise, not freight
         ("12328", "物流园货车半夜鸣笛装卸，附近居民没法休息", Domain.ENVIRONMENT),
     ],
