@@ -321,7 +321,7 @@ def _model_proba(clf: HotlineClassifier, text: str) -> dict[str, float]:
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data next to the repository")
 @pytest.mark.xfail(
     reason="OPEN: domain-v2-20261127-f42fe715 (issue-3 round 6, board scorer = bc846a42, holdout as web)"
-    " 0.9336 macro-F1 / 0.9386 acc (413/440) on the holdout (target 0.93/0.94), see docs/classifier.md"
+    " scores 0.9336 macro-F1 / 0.9386 acc (413/440) on the holdout (target 0.93/0.94), see docs/classifier.md"
 )
 def test_holdout_through_the_service_path(clf: HotlineClassifier) -> None:
     report = evaluate_holdout(clf, SHARED_DATA)
