@@ -35,7 +35,13 @@ class TicketText:
     @property
     def text(self) -> str:
         """Title and content as one string (the model's input)."""
-        return f"{self.title}。{self.content}" if self.title else self.content
+        return joined_text(self.content, self.title)
+
+
+def joined_text(content: str, title: str | None = None) -> str:
+    """How a ticket's title and content become the one text the classifier reads (also for stored
+    labels and labelled training tickets, so that training sees what the service sees)."""
+    return f"{title}。{content}" if title else content
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,7 @@ TRAINING_LABEL_SOURCES = ("triage", "return_resolved")
 async def stored_labels(settings: Settings) -> list[Any]:
     """Human labels recorded by the service for ``train``: agents' triage decisions, and the domain of
     the department that accepted a ticket after a 职能不符 return (``return_resolved``)."""
+    from router.classification import joined_text
     from router.classify.training import LabelledExample
     from router.storage import Storage, connect
     from schemas.v1.vocab import Domain
@@ -222,7 +223,7 @@ async def stored_labels(settings: Settings) -> list[Any]:
         examples = []
         query = {"source": {"$in": list(TRAINING_LABEL_SOURCES)}, "domain": {"$ne": None}}
         async for label in storage.labels.find(query):
-            text = f"{label['title']}。{label['content']}" if label.get("title") else label["content"]
+            text = joined_text(label["content"], label.get("title"))
             examples.append(LabelledExample(text=text, domain=Domain(label["domain"])))
         return examples
     finally:

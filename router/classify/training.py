@@ -30,7 +30,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.svm import LinearSVC
 
 from config.settings import PACKAGED_CONFIG_DIR
-from router.classification import Classifier, TicketText
+from router.classification import Classifier, TicketText, joined_text
 from router.classify.augment import synthetic_tickets
 from router.classify.model import ModelMeta, TextModel, model_text, segment, word_prefixes
 from schemas.v1.vocab import Channel, Domain, Hotline
@@ -108,8 +108,9 @@ def load_hotline_tickets(tickets_dir: Path) -> list[LabelledExample]:
                 continue
             try:
                 row = json.loads(line)
-                text = f"{row['title']}。{row['content']}" if row.get("title") else str(row["content"])
-                out.append(LabelledExample(text, Domain(row["domain"])))
+                out.append(
+                    LabelledExample(joined_text(str(row["content"]), row.get("title")), Domain(row["domain"]))
+                )
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{n}: not a labelled ticket ({exc})") from exc
     return out
