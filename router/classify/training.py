@@ -220,6 +220,12 @@ class EvalReport:
         return "\n".join(lines)
 
 
+def transport_vs_not(gold: Sequence[str], pred: Sequence[str]) -> float:
+    """Share of texts on the right side of the 12328/12345 line (交通运输 or not), 4 decimals."""
+    t = Domain.TRANSPORT.value
+    return round(sum((g == t) == (q == t) for g, q in zip(gold, pred, strict=True)) / len(gold), 4)
+
+
 def score(
     name: str, gold: Sequence[str], pred: Sequence[str], extra: dict[str, Any] | None = None
 ) -> EvalReport:
@@ -614,10 +620,13 @@ def train(
 
 @dataclass(frozen=True, slots=True)
 class _HotlineScorer:
-    scores: _LinearScores
-    classes: tuple[str, ...]
+    scores: _LinearScores  # classes in Domain order
     temperature: float
     cv: EvalReport
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.scores.classes_)
 
 
 def _fit_hotline(  # noqa: PLR0917 (the board data and the tickets, as the board fit had them)
@@ -650,24 +659,16 @@ def _fit_hotline(  # noqa: PLR0917 (the board data and the tickets, as the board
         oof[te] = f.decision_function(x_hot[te])[:, order]
     gold = np.array([classes.index(v) for v in y_hot])
     pred = [classes[i] for i in oof.argmax(axis=1)]
-    tvn = float(
-        np.mean(
-            [
-                (g == Domain.TRANSPORT.value) == (q == Domain.TRANSPORT.value)
-                for g, q in zip(y_hot, pred, strict=True)
-            ]
-        )
-    )
     cv = score(
         "hotline tickets, 5-fold out-of-fold",
         y_hot.tolist(),
         pred,
-        {"transport_vs_not_accuracy": round(tvn, 4)},
+        {"transport_vs_not_accuracy": transport_vs_not(y_hot.tolist(), pred)},
     )
     final = fit(np.arange(len(tickets)))
     order = [list(final.classes_).index(c) for c in classes]
     scores = _LinearScores(np.array(classes), final.coef_[order], final.intercept_[order])
-    return _HotlineScorer(scores, classes, _fit_temperature(oof, gold), cv)
+    return _HotlineScorer(scores, _fit_temperature(oof, gold), cv)
 
 
 def _drop_titles_of(
@@ -695,15 +696,12 @@ def evaluate_holdout(classifier: Classifier, data_dir: Path) -> EvalReport:
     tickets, gold = holdout_tickets(data_dir)
     results = classifier.classify_many(tickets)
     pred = [c.domain.value for c in results]
-    transport_ok = sum(
-        (g == Domain.TRANSPORT) == (p == Domain.TRANSPORT) for g, p in zip(gold, pred, strict=True)
-    )
     return score(
         f"holdout ({classifier.version})",
         gold,
         pred,
         {
-            "transport_vs_not_accuracy": round(transport_ok / len(gold), 4),
+            "transport_vs_not_accuracy": transport_vs_not(gold, pred),
             "predicted_other": pred.count(Domain.OTHER.value),
         },
     )
