@@ -96,6 +96,12 @@ def _aware(value: Any) -> datetime | None:
     return as_utc(value)
 
 
+def _on_time(doc: dict[str, Any], deadline: str, at: datetime) -> bool:
+    """``at`` is no later than the ticket's ``deadline`` (one not set cannot be missed)."""
+    due = _aware(doc["deadlines"].get(deadline))
+    return due is None or at <= due
+
+
 def _assigned(plan: TicketPlan, department: str) -> None:
     if plan.doc.get("department") != department:
         raise FeedbackRejected(
@@ -114,14 +120,12 @@ def _signed(plan: TicketPlan, fb: Signed, now: datetime, ctx: FeedbackContext) -
         # a sign that arrives after this department's own reply (its systems sent both; the reply,
         # which implied the sign, overtook it): nothing to move, but its time is the true sign time
         if (signed_at := _aware(plan.doc.get("signed_at"))) is None or fb.at < signed_at:
-            due = _aware(plan.doc["deadlines"].get("sign_due"))
             plan.doc["signed_at"] = fb.at
-            plan.doc["signed_on_time"] = due is None or fb.at <= due
+            plan.doc["signed_on_time"] = _on_time(plan.doc, "sign_due", fb.at)
         return
     if plan.doc.pop("relabel_on_sign", False):
         _label_accepted(plan, fb.department, now, ctx)
-    due = _aware(plan.doc["deadlines"].get("sign_due"))
-    on_time = due is None or fb.at <= due
+    on_time = _on_time(plan.doc, "sign_due", fb.at)
     move(
         plan,
         S.SIGNED,
@@ -137,12 +141,10 @@ def _signed(plan: TicketPlan, fb: Signed, now: datetime, ctx: FeedbackContext) -
 def _replied(plan: TicketPlan, fb: Replied, now: datetime, ctx: FeedbackContext) -> None:
     _assigned(plan, fb.department)
     doc = plan.doc
-    reply_due = _aware(doc["deadlines"].get("reply_due"))
-    details: dict[str, Any] = {"resolved": fb.resolved, "on_time": reply_due is None or fb.at <= reply_due}
+    details: dict[str, Any] = {"resolved": fb.resolved, "on_time": _on_time(doc, "reply_due", fb.at)}
     if doc["state"] == S.DISPATCHED.value:  # replying implies having signed
-        sign_due = _aware(doc["deadlines"].get("sign_due"))
         doc["signed_at"] = fb.at
-        doc["signed_on_time"] = details["signed_on_time"] = sign_due is None or fb.at <= sign_due
+        doc["signed_on_time"] = details["signed_on_time"] = _on_time(doc, "sign_due", fb.at)
     move(plan, S.REPLIED, now=now, actor=f"department:{fb.department}", reason="办结答复", details=details)
     doc["replied_at"] = fb.at
     doc["reply"] = {"result": fb.result, "resolved": fb.resolved, "at": fb.at, "department": fb.department}
