@@ -176,7 +176,7 @@ class TextModel:
         hotline_coef: FloatArray | None = None,
         hotline_intercept: FloatArray | None = None,
     ) -> None:
-        n_classes, n_features = coef.shape
+        n_features = coef.shape[1]
         w_idf = np.zeros(0, dtype=np.float32) if word_idf is None else word_idf
         h_idf = np.zeros(0, dtype=np.float32) if head_idf is None else head_idf
         if (
@@ -184,12 +184,10 @@ class TextModel:
             or idf.shape != (len(terms),)
             or w_idf.shape != (len(words),)
             or h_idf.shape != (len(head_terms),)
-            or intercept.shape != (n_classes,)
             or (len(head_terms) > 0) != (meta.head_length > 0)
         ):
             raise ValueError("model arrays do not agree in shape")
-        if len(meta.classes) != n_classes:
-            raise ValueError("model classes do not match the coefficient matrix")
+        board = Scorer(meta.classes, coef, intercept, meta.temperature)  # checks classes × coefficients
         self.meta = meta
         self.terms = list(terms)
         self.idf = idf.astype(np.float32)
@@ -201,7 +199,6 @@ class TextModel:
         self.head_idf = h_idf.astype(np.float32)
         self._head_vocab = {t: i for i, t in enumerate(self.head_terms)}
         self._all_terms = self.terms + self.words + self.head_terms
-        board = Scorer(meta.classes, coef, intercept, meta.temperature)
         self.coef, self.coef_t, self.intercept = board.coef, board.coef_t, board.intercept
         self.scorers = {BOARD: board}
         if meta.hotline_classes:
