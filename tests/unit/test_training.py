@@ -19,10 +19,14 @@ from router.classify.training import (
     TOKENS_FILE,
     TRAIN_FILE,
     LabelledExample,
+    TrainingRows,
     TrainParams,
     _fit,
+    _fit_scores,
     _to_model,
+    hotline_skips,
     load_hotline_tickets,
+    load_training_texts,
     raw_words,
     train,
 )
@@ -131,6 +135,46 @@ def test_nb_svm_and_blend_are_plain_linear_scores(small_data: Path) -> None:
     assert a > 0 and b > 0
     # and it learns: training texts are mostly scored right
     assert (fits[0.5].predict(x) == labels[:30]).mean() > 0.8
+
+
+def test_board_scorer_learns_board_rows_only(small_data: Path) -> None:
+    """Keyword and synthetic examples imitate phone tickets: they shape the vocabulary (and train the
+    hotline scorer) but the board scorer, which decides web messages, learns the board rows only."""
+    params = replace(PARAMS, keyword_examples=True)
+    rows = load_training_texts(small_data, params)
+    lexicon = [i for i, b in enumerate(rows.board) if not b]
+    assert lexicon and lexicon == list(range(lexicon[0], len(rows.texts)))  # board rows come first
+    assert not any(rows.full[i] for i in lexicon)
+    n_board = lexicon[0]
+    assert sum(rows.full) == len(_slice_xy(small_data)[0])  # every board message is a full row
+    texts = np.array(rows.texts, dtype=object)
+    labels = np.array(rows.labels)
+    toks = [raw_words(t) for t in rows.texts]
+    learns = np.array(rows.board)
+    only_board = _fit(texts, toks, labels, rows.weights, params, learns)
+    everything = _fit(texts, toks, labels, rows.weights, params)
+    # same vocabulary (every row), different scores (fewer rows)
+    assert only_board.vec.vocabulary_ == everything.vec.vocabulary_
+    assert only_board.words == everything.words
+    assert not np.allclose(only_board.clf.coef_, everything.clf.coef_)
+    # the scores are those of the board rows alone, in that vocabulary
+    x = everything.features(rows.texts[:n_board])
+    again = _fit_scores(x, labels[:n_board], np.asarray(rows.weights[:n_board]), params)
+    np.testing.assert_allclose(only_board.clf.coef_, again.coef_, atol=1e-8)
+
+
+def test_hotline_scorer_skips_board_messages_in_the_board_taxonomy() -> None:
+    """The board files put bus and metro matters under 城乡建设 and coach fares under 商贸旅游; the
+    hotline taxonomy has them as transport, so the hotline scorer does not learn those rows."""
+    rows = TrainingRows()
+    rows.add("312路公交车票价上涨，老人卡不能用", "城乡建设", full=True)  # skipped
+    rows.add("县城至低庄 客车 乱收费", "商贸旅游", full=False)  # tokens row: skipped too
+    rows.add("公交车司机拖欠工资三个月", "劳动和社会保障", full=True)  # wages: the same in both
+    rows.add("地铁站出口太少，建议增设", "交通运输", full=True)  # already transport
+    rows.add("小区物业乱收费", "城乡建设", full=True)  # no transport word
+    rows.add("公交站台", "城乡建设", full=False, board=False)  # a lexicon example, not a board row
+    assert hotline_skips(rows, TrainParams()).tolist() == [True, True, False, False, False, False]
+    assert not hotline_skips(rows, TrainParams(hotline_skip_words=())).any()
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 17 tickets × weight 3
