@@ -111,8 +111,9 @@ def decide_domain(  # noqa: PLR0917 (one value per evidence source, all required
     scores = {k: max(floor, v) for k, v in model_log_proba.items()}
     if _OTHER not in model_log_proba:  # the board-trained model has no 其他 class: a prior stands in
         scores[_OTHER] = math.log(config.thresholds.other_prior)
+    transport_cap = d.model_led_max_transport_bonus if model_led else d.max_transport_bonus
     for k, b in bonus.items():
-        cap = d.max_transport_bonus if k == _TRANSPORT else d.max_domain_bonus
+        cap = transport_cap if k == _TRANSPORT else d.max_domain_bonus
         scores[k] = scores.get(k, math.log(config.thresholds.other_prior)) + damp * max(-cap, min(cap, b))
     probs = softmax(scores)
     fused = _best(probs, _DOMAINS)
