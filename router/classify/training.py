@@ -51,7 +51,8 @@ TRAINING_TICKETS_DIR = PACKAGED_CONFIG_DIR.parent / "training"
 @dataclass(frozen=True, slots=True)
 class LabelledExample:
     """A labelled text from outside the shared files: a department's 职能不符 return, a supervisor's
-    re-dispatch, an agent's triage decision. ``domain`` 其他 is not learnt (the model has no such class)."""
+    re-dispatch, an agent's triage decision, a labelled hotline ticket. The hotline scorer learns
+    ``domain`` 其他 as a class; the board scorer has no such class and skips it."""
 
     text: str
     domain: Domain
@@ -136,7 +137,8 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 @dataclass(slots=True)
 class TrainingRows:
-    """The rows both scorers are trained on, in order: board rows, then lexicon-derived rows."""
+    """The rows both scorers are trained on, in order: the board files' rows, the lexicon-derived
+    rows, then (only when there is no hotline scorer) the stored labels."""
 
     texts: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
@@ -144,7 +146,8 @@ class TrainingRows:
     #: validation split and the out-of-fold figures are measured on
     full: list[bool] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
-    #: rows from the board files (``False``: keyword and synthetic examples from the lexicon)
+    #: ``False`` for the keyword and synthetic examples derived from the lexicon, which the board
+    #: scorer learns only when there is no hotline scorer (``TrainParams.board_learns_lexicon``)
     board: list[bool] = field(default_factory=list)
 
     def add(self, text: str, label: str, *, full: bool, weight: float = 1.0, board: bool = True) -> None:
