@@ -57,6 +57,10 @@ def test_refusing_passengers_is_a_taxi_complaint(lexicon: Lexicon) -> None:
         ("电梯故障，有老人被困在里面", {Urgency.URGENT, Urgency.CRITICAL}),
         ("高速上两车追尾，车辆停在行车道", {Urgency.URGENT, Urgency.CRITICAL}),
         ("咨询ETC怎么办理", {Urgency.NORMAL}),
+        # many people poisoned or trapped at once; a vulnerable person missing (round 7)
+        ("婚宴后已有三十多名村民出现呕吐、腹泻症状", {Urgency.CRITICAL}),
+        ("山洪进村，二十多名村民被困在屋顶", {Urgency.CRITICAL}),
+        ("其父亲78岁有老年痴呆，上午出门赶集后至今未回家", {Urgency.URGENT}),
     ],
 )
 def test_urgency_rules(lexicon: Lexicon, text: str, expected: set[Urgency]) -> None:
@@ -76,6 +80,14 @@ def test_urgency_rules(lexicon: Lexicon, text: str, expected: set[Urgency]) -> N
         ("来电人反映邻居每天在院子里烧垃圾，黑烟很大", TicketType.REPORT),
         # asking for someone to come now is a request for help
         ("楼上外墙瓷砖往下掉，请物业马上拉警戒", TicketType.HELP),
+        # "请求…派人/维修/协调" asks for something to be done, even in a story of wrongs (round 7)
+        ("来电人反映小区地下车库进水，物业电话没人接，请求相关部门尽快派人排水", TicketType.HELP),
+        ("来电人称包工头拖欠其工资半年，请求劳动监察部门协调解决", TicketType.HELP),
+        ("来电人要求对拖欠工资的包工头依法查处", TicketType.COMPLAINT),
+        # the caller driving and fined: a complaint about the fine, not a report of 超限
+        ("来电人驾驶货车途经检测站时，被执法人员以超限为由罚款2000元，认为称重有误", TicketType.COMPLAINT),
+        # 询问 in the story (the caller asked the staff) does not make the ticket a question
+        ("来电人在服务台询问，工作人员态度冷淡，要求处理", TicketType.COMPLAINT),
     ],
 )
 def test_type_rules(lexicon: Lexicon, text: str, expected: TicketType) -> None:
