@@ -320,7 +320,7 @@ def _model_proba(clf: HotlineClassifier, text: str) -> dict[str, float]:
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data next to the repository")
 @pytest.mark.xfail(
-    reason="OPEN: domain-v2-20261127-87a388f9 (issue-3 round 7, board scorer without lexicon rows,"
+    reason="OPEN: domain-v2-20261127-a0503d80 (issue-3 round 7, board scorer without lexicon rows,"
     " holdout as web) scores 0.9321 macro-F1 / 0.9364 acc (412/440) on the holdout (target 0.93/0.94),"
     " see docs/classifier.md"
 )
