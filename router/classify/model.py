@@ -199,7 +199,6 @@ class TextModel:
         self.head_idf = h_idf.astype(np.float32)
         self._head_vocab = {t: i for i, t in enumerate(self.head_terms)}
         self._all_terms = self.terms + self.words + self.head_terms
-        self.coef, self.coef_t, self.intercept = board.coef, board.coef_t, board.intercept
         self.scorers = {BOARD: board}
         if meta.hotline_classes:
             if hotline_coef is None or hotline_intercept is None or hotline_coef.shape[1] != n_features:
@@ -318,9 +317,9 @@ class TextModel:
         arrays: dict[str, Any] = {
             "terms": np.array(self.terms, dtype=np.str_),
             "idf": self.idf.astype(np.float32),
-            "coef": self.coef.astype(np.float16),
+            "coef": self.scorers[BOARD].coef.astype(np.float16),
             "coef_scale": np.array([1.0], dtype=np.float32),
-            "intercept": self.intercept.astype(np.float32),
+            "intercept": self.scorers[BOARD].intercept,
             "words": np.array(self.words, dtype=np.str_),
             "word_idf": self.word_idf.astype(np.float32),
             "head_terms": np.array(self.head_terms, dtype=np.str_),

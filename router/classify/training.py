@@ -453,6 +453,11 @@ class _LinearScores:
         labels: np.ndarray[Any, Any] = self.classes_[self.decision_function(x).argmax(axis=1)]
         return labels
 
+    def in_order(self, classes: Sequence[str]) -> _LinearScores:
+        """The same scores with their classes in ``classes``' order (the model file's, the report's)."""
+        order = [[str(c) for c in self.classes_].index(c) for c in classes]
+        return _LinearScores(np.array(classes), self.coef_[order], self.intercept_[order])
+
 
 def _blend(fits: Sequence[tuple[float, _LinearScores]], x: Any) -> _LinearScores:
     """Weighted sum of linear scorers over the same classes, each divided by the spread of its
@@ -498,14 +503,13 @@ def _terms(vec: TfidfVectorizer) -> list[str]:
 
 
 def _to_model(f: _Fitted, meta: ModelMeta, hotline: _LinearScores | None = None) -> TextModel:
-    classes = [str(c) for c in f.clf.classes_]
-    order = [classes.index(c) for c in meta.classes]
+    board = f.clf.in_order(meta.classes)
     return TextModel(
         meta,
         _terms(f.vec),
         np.asarray(f.vec.idf_, dtype=np.float32),
-        np.asarray(f.clf.coef_, dtype=np.float32)[order],
-        np.asarray(f.clf.intercept_, dtype=np.float32)[order],
+        np.asarray(board.coef_, dtype=np.float32),
+        np.asarray(board.intercept_, dtype=np.float32),
         words=f.words,
         word_idf=f.word_idf,
         head_terms=_terms(f.head) if f.head is not None else (),
@@ -580,8 +584,7 @@ def train(
         tr = np.setdiff1d(np.arange(len(texts)), te)
         tr = _drop_titles_of(tr, te, texts)
         f = fit(tr)
-        order = [list(f.clf.classes_).index(d) for d in MODEL_DOMAINS]
-        oof_scores[te_pos] = f.decision_function(list(tx[te]))[:, order]
+        oof_scores[te_pos] = f.clf.in_order(MODEL_DOMAINS).decision_function(f.features(list(tx[te])))
     temperature = _fit_temperature(oof_scores, gold)
     oof_pred = [MODEL_DOMAINS[i] for i in oof_scores.argmax(axis=1)]
     cv = score("5-fold out-of-fold (full messages)", y[full_idx].tolist(), oof_pred)
@@ -684,9 +687,7 @@ def _fit_hotline(
     oof = np.zeros((len(tickets), len(classes)))
     folds = KFold(n_splits=min(5, len(tickets)), shuffle=True, random_state=p.seed)
     for tr, te in folds.split(x_hot):
-        f = fit(tr)
-        order = [list(f.classes_).index(c) for c in classes]
-        oof[te] = f.decision_function(x_hot[te])[:, order]
+        oof[te] = fit(tr).in_order(classes).decision_function(x_hot[te])
     gold = np.array([classes.index(v) for v in y_hot])
     pred = [classes[i] for i in oof.argmax(axis=1)]
     cv = score(
@@ -695,9 +696,7 @@ def _fit_hotline(
         pred,
         {"transport_vs_not_accuracy": transport_vs_not(y_hot.tolist(), pred)},
     )
-    final = fit(np.arange(len(tickets)))
-    order = [list(final.classes_).index(c) for c in classes]
-    scores = _LinearScores(np.array(classes), final.coef_[order], final.intercept_[order])
+    scores = fit(np.arange(len(tickets))).in_order(classes)
     return _HotlineScorer(scores, _fit_temperature(oof, gold), cv)
 
 
